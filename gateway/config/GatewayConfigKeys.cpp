@@ -1,0 +1,138 @@
+// The gateway's configuration table. Later features add rows here; drivers
+// add their own tables under drivers.<name>. (gateway/ports/Driver.h).
+#include "gateway/config/Config.h"
+
+namespace rpm {
+namespace {
+
+using T = ConfigValueType;
+using F = ConfigFormat;
+
+ConfigKeySpec str(std::string key, std::string def, std::string help, F format = F::kAny,
+                  std::vector<std::string> choices = {}) {
+  ConfigKeySpec k;
+  k.key = std::move(key);
+  k.type = T::kString;
+  k.defaultValue = std::move(def);
+  k.help = std::move(help);
+  k.format = format;
+  k.choices = std::move(choices);
+  return k;
+}
+
+ConfigKeySpec required(ConfigKeySpec k) {
+  k.required = true;
+  return k;
+}
+
+ConfigKeySpec secret(ConfigKeySpec k) {
+  k.secretPath = true;
+  return k;
+}
+
+ConfigKeySpec integer(std::string key, std::int64_t def, std::int64_t min, std::int64_t max, std::string help) {
+  ConfigKeySpec k;
+  k.key = std::move(key);
+  k.type = T::kInteger;
+  k.defaultValue = std::to_string(def);
+  k.min = min;
+  k.max = max;
+  k.help = std::move(help);
+  return k;
+}
+
+ConfigKeySpec boolean(std::string key, bool def, std::string help) {
+  ConfigKeySpec k;
+  k.key = std::move(key);
+  k.type = T::kBoolean;
+  k.defaultValue = def ? "true" : "false";
+  k.help = std::move(help);
+  return k;
+}
+
+std::vector<ConfigKeySpec> buildKeys() {
+  return {
+      // hub
+      required(str("hub.id", "", "Opaque identifier of this hub, used in the hub's Device resource and MQTT topics.")),
+      required(str("hub.timezone", "",
+                   "IANA time zone of the patient's home (e.g. Europe/Berlin). Device clocks are local time without "
+                   "zone; this zone gives every timestamp its UTC offset. Required: hub images often run in UTC.",
+                   F::kTimeZone)),
+      str("hub.bluetooth_address", "",
+          "The hub's Bluetooth controller address, used as the gateway Device identifier (PHD IG PhgDevice)."),
+      str("hub.state_directory", "/var/lib/rpm-gateway", "Directory for the buffer database and hub state (0700).",
+          F::kAbsolutePath),
+      str("hub.runtime_directory", "/run/rpm-gateway", "Directory for the control socket.", F::kAbsolutePath),
+      // fhir
+      required(str("fhir.base_url", "", "Base URL of the care team's FHIR R4 server.", F::kHttpUrl)),
+      str("fhir.auth", "none", "How the uplink authenticates.", F::kAny, {"none", "bearer", "smart", "mtls"}),
+      secret(str("fhir.token_file", "", "File holding a static bearer token (auth = bearer).", F::kAbsolutePath)),
+      str("fhir.client_id", "", "SMART Backend Services client id (auth = smart)."),
+      secret(str("fhir.private_key_file", "", "PEM private key signing SMART client assertions (RS384 or ES384).",
+                 F::kAbsolutePath)),
+      str("fhir.key_id", "", "kid header of SMART client assertions."),
+      str("fhir.token_url", "", "SMART token endpoint; empty: discovered from .well-known/smart-configuration.",
+          F::kAny),
+      str("fhir.scopes", "system/Observation.crs system/Device.crs", "Scopes requested from the token endpoint."),
+      str("fhir.ca_file", "", "CA bundle to verify the server; empty: system CAs.", F::kAbsolutePath),
+      str("fhir.client_cert_file", "", "Client certificate for mutual TLS.", F::kAbsolutePath),
+      secret(str("fhir.client_key_file", "", "Client key for mutual TLS.", F::kAbsolutePath)),
+      str("fhir.delivery_mode", "conditional-create",
+          "conditional-create (POST with If-None-Exist) or put (PUT to the UUIDv5 logical id).", F::kAny,
+          {"conditional-create", "put"}),
+      integer("fhir.batch_size", 50, 1, 500, "Most Observations in one batch Bundle."),
+      integer("fhir.batch_max_wait_ms", 200, 0, 60000, "Longest wait to fill a batch when more readings are queued."),
+      integer("fhir.connect_timeout_ms", 10000, 100, 600000, "TCP and TLS connect timeout."),
+      integer("fhir.request_timeout_ms", 30000, 100, 600000, "Total time allowed for one request."),
+      boolean("fhir.gzip_requests", false, "Send gzip-compressed request bodies."),
+      integer("fhir.backoff_base_ms", 1000, 1, 3600000, "Base of the full-jitter backoff after failures."),
+      integer("fhir.backoff_cap_ms", 300000, 1, 86400000, "Longest backoff between attempts."),
+      integer("fhir.retry_after_cap_s", 3600, 1, 86400, "Longest Retry-After honoured."),
+      // mqtt
+      boolean("mqtt.enabled", false, "Receive readings from MQTT devices and bridges."),
+      str("mqtt.uri", "tcp://127.0.0.1:1883", "Broker URI (tcp:// or ssl://).", F::kMqttUri),
+      str("mqtt.client_id", "", "Fixed client id for the persistent session; empty: rpm-gateway-<hub.id>."),
+      str("mqtt.username", "", "Username for the broker."),
+      secret(str("mqtt.password_file", "", "File holding the broker password.", F::kAbsolutePath)),
+      str("mqtt.ca_file", "", "CA to verify the broker (ssl://).", F::kAbsolutePath),
+      str("mqtt.cert_file", "", "Client certificate for the broker.", F::kAbsolutePath),
+      secret(str("mqtt.key_file", "", "Client key for the broker.", F::kAbsolutePath)),
+      str("mqtt.topic_prefix", "rpm", "Prefix of every topic the gateway uses."),
+      integer("mqtt.keepalive_s", 30, 5, 3600, "MQTT keep-alive interval."),
+      integer("mqtt.max_payload_bytes", 65536, 256, 16777216, "Larger payloads are rejected."),
+      // ble
+      boolean("ble.enabled", false, "Talk to Bluetooth LE devices through BlueZ."),
+      str("ble.adapter", "hci0", "BlueZ adapter name."),
+      integer("ble.connect_timeout_ms", 20000, 1000, 120000, "Timeout of one connection attempt."),
+      integer("ble.call_timeout_ms", 10000, 100, 120000, "Timeout of one D-Bus call to bluetoothd."),
+      // buffer
+      str("buffer.path", "", "Buffer database; empty: <hub.state_directory>/buffer.db.", F::kAbsolutePath),
+      str("buffer.durability", "power-loss",
+          "power-loss: WAL + synchronous=FULL, survives power cuts. process-crash: survives a crash of the gateway "
+          "only, faster on slow SD cards.",
+          F::kAny, {"power-loss", "process-crash"}),
+      integer("buffer.max_size_mb", 256, 1, 1048576, "Size cap of the buffer database."),
+      integer("buffer.delivered_retention_hours", 24, 0, 87600, "Delivered readings are pruned after this time."),
+      integer("buffer.tombstone_days", 365, 1, 3650, "Ids of delivered readings are remembered this long."),
+      integer("buffer.lease_seconds", 120, 1, 86400, "A lease not acknowledged in this time is handed out again."),
+      // aggregation
+      integer("aggregation.window_seconds", 60, 1, 3600, "Window of continuous-stream summaries."),
+      // logging
+      str("logging.level", "info", "Lowest priority written.", F::kAny, {"error", "warning", "notice", "info", "debug"}),
+      // initial enrolments (seeds; enrolments live in the state database)
+      required(str("devices[].key", "", "Device key: bt:<identity address>, sysid:<system id> or mqtt:<identity>.",
+                    F::kDeviceKey)),
+      required(str("devices[].patient", "", "Bound patient, Patient/<id>.", F::kPatientReference)),
+      integer("devices[].user_slot", 0, 0, 255, "User slot on multi-user devices (0: not multi-user)."),
+      str("devices[].driver", "", "Driver folder name; empty: chosen from the device's services."),
+  };
+}
+
+}  // namespace
+
+const std::vector<ConfigKeySpec>& gatewayConfigKeys() {
+  static const std::vector<ConfigKeySpec> keys = buildKeys();
+  return keys;
+}
+
+}  // namespace rpm
