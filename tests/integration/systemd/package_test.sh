@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the .deb with CPack, installs it with dpkg -i, checks files, the user, permissions and enablement, runs the
+# installed binary, gates the installed unit with systemd-analyze, then purges. Needs root; with CI=true a skip fails.
+set -u
+BUILD=$1
+WORK=$(mktemp -d)
+cleanup() { dpkg --purge rpm-gateway >/dev/null 2>&1; rm -rf "$WORK"; }
+trap cleanup EXIT
+passed=0; failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+expect_mode() {  # path mode owner:group
+  local got
+  got=$(stat -c '%a %U:%G' "$1" 2>/dev/null)
+  if [ "$got" = "$2 $3" ]; then ok; else bad "$1 is '$got', expected '$2 $3'"; fi
+}
+
+if [ "$(id -u)" != 0 ]; then
+  echo "package test needs root"
+  if [ "${CI:-}" = "true" ]; then exit 1; fi
+  exit 0
+fi
+if dpkg -s rpm-gateway >/dev/null 2>&1; then
+  echo "rpm-gateway is already installed on this machine; refusing to touch it"; exit 1
+fi
+
+(cd "$WORK" && cpack --config "$BUILD/CPackConfig.cmake" -B "$WORK/out" >"$WORK/cpack.log" 2>&1) ||
+  { cat "$WORK/cpack.log"; bad "cpack failed"; echo "package: $passed passed, $failed failed"; exit 1; }
+DEB=$(ls "$WORK"/out/rpm-gateway_*.deb 2>/dev/null | head -1)
+[ -n "$DEB" ] && ok || bad "no .deb produced"
+dpkg-deb -f "$DEB" Depends | grep -q 'libtomlplusplus3' && ok || bad "Depends lacks the shared-library dependencies"
+echo "Depends: $(dpkg-deb -f "$DEB" Depends)"
+
+if dpkg -i "$DEB" >"$WORK/dpkg.log" 2>&1; then ok; else bad "dpkg -i failed"; cat "$WORK/dpkg.log"; fi
+for f in /usr/bin/rpm-gateway /usr/lib/systemd/system/rpm-gateway.service /usr/lib/sysusers.d/rpm-gateway.conf \
+         /usr/lib/tmpfiles.d/rpm-gateway.conf /etc/rpm-gateway/gateway.toml \
+         /usr/share/doc/rpm-gateway/mosquitto/mosquitto-hardening.conf /usr/share/doc/rpm-gateway/README.md; do
+  [ -e "$f" ] && ok || bad "missing $f"
+done
+getent passwd rpm-gateway >/dev/null && ok || bad "user rpm-gateway not created"
+id -nG rpm-gateway 2>/dev/null | grep -qw bluetooth && ok || bad "rpm-gateway is not in group bluetooth"
+expect_mode /var/lib/rpm-gateway 700 rpm-gateway:rpm-gateway
+expect_mode /etc/rpm-gateway 750 root:rpm-gateway
+expect_mode /etc/rpm-gateway/gateway.toml 640 root:rpm-gateway
+expect_mode /etc/rpm-gateway/credentials 700 root:root
+[ -L /etc/systemd/system/multi-user.target.wants/rpm-gateway.service ] && ok || bad "service not enabled"
+
+/usr/bin/rpm-gateway version | grep -q '^rpm-gateway ' && ok || bad "installed rpm-gateway version failed"
+/usr/bin/rpm-gateway check-config --config /etc/rpm-gateway/gateway.toml >/dev/null && ok ||
+  bad "check-config on the installed example failed"
+
+UNIT=/usr/lib/systemd/system/rpm-gateway.service
+systemd-analyze security --offline=true --threshold=13 "$UNIT" >"$WORK/score" 2>&1 && ok ||
+  bad "installed unit above 1.3: $(tail -1 "$WORK/score")"
+systemd-analyze verify --man=no "$UNIT" >"$WORK/verify.out" 2>"$WORK/verify.err"
+if [ $? -eq 0 ] && [ ! -s "$WORK/verify.err" ]; then ok; else bad "systemd-analyze verify printed:"; cat "$WORK/verify.err"; fi
+
+if dpkg --purge rpm-gateway >"$WORK/purge.log" 2>&1; then ok; else bad "purge failed"; cat "$WORK/purge.log"; fi
+[ ! -e /usr/bin/rpm-gateway ] && [ ! -e /etc/rpm-gateway ] && [ ! -e /var/lib/rpm-gateway ] && ok ||
+  bad "files left after purge"
+[ ! -e /etc/systemd/system/multi-user.target.wants/rpm-gateway.service ] && ok || bad "enablement left after purge"
+echo "package: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
