@@ -4,7 +4,17 @@
 set -u
 BUILD=$1
 WORK=$(mktemp -d)
-cleanup() { dpkg --purge rpm-gateway >/dev/null 2>&1; rm -rf "$WORK"; }
+# dpkg has no lock timeout: other installs (apt in a parallel job) may hold the lock for a while.
+dpkg_locked() {  # dpkg_locked args...: run dpkg, retrying for up to 10 minutes while its lock is held
+  local i
+  for i in $(seq 1 300); do
+    dpkg "$@" >"$WORK/dpkg.log" 2>&1 && return 0
+    grep -q "lock" "$WORK/dpkg.log" || return 1
+    sleep 2
+  done
+  return 1
+}
+cleanup() { dpkg_locked --purge rpm-gateway; rm -rf "$WORK"; }
 trap cleanup EXIT
 passed=0; failed=0
 ok() { passed=$((passed + 1)); }
@@ -31,7 +41,7 @@ DEB=$(ls "$WORK"/out/rpm-gateway_*.deb 2>/dev/null | head -1)
 dpkg-deb -f "$DEB" Depends | grep -q 'libtomlplusplus3' && ok || bad "Depends lacks the shared-library dependencies"
 echo "Depends: $(dpkg-deb -f "$DEB" Depends)"
 
-if dpkg -i "$DEB" >"$WORK/dpkg.log" 2>&1; then ok; else bad "dpkg -i failed"; cat "$WORK/dpkg.log"; fi
+if dpkg_locked -i "$DEB"; then ok; else bad "dpkg -i failed"; cat "$WORK/dpkg.log"; fi
 for f in /usr/bin/rpm-gateway /usr/lib/systemd/system/rpm-gateway.service /usr/lib/sysusers.d/rpm-gateway.conf \
          /usr/lib/tmpfiles.d/rpm-gateway.conf /etc/rpm-gateway/gateway.toml \
          /usr/share/doc/rpm-gateway/mosquitto/mosquitto-hardening.conf /usr/share/doc/rpm-gateway/README.md; do
@@ -55,7 +65,8 @@ systemd-analyze security --offline=true --threshold=13 "$UNIT" >"$WORK/score" 2>
 systemd-analyze verify --man=no "$UNIT" >"$WORK/verify.out" 2>"$WORK/verify.err"
 if [ $? -eq 0 ] && [ ! -s "$WORK/verify.err" ]; then ok; else bad "systemd-analyze verify printed:"; cat "$WORK/verify.err"; fi
 
-if dpkg --purge rpm-gateway >"$WORK/purge.log" 2>&1; then ok; else bad "purge failed"; cat "$WORK/purge.log"; fi
+if dpkg_locked --purge rpm-gateway; then ok; else bad "purge failed"; cat "$WORK/dpkg.log"; fi
+[ ! -e /etc/systemd/system/rpm-gateway.service ] && ok || bad "a mask or unit file is left in /etc/systemd/system"
 [ ! -e /usr/bin/rpm-gateway ] && [ ! -e /etc/rpm-gateway ] && [ ! -e /var/lib/rpm-gateway ] && ok ||
   bad "files left after purge"
 [ ! -e /etc/systemd/system/multi-user.target.wants/rpm-gateway.service ] && ok || bad "enablement left after purge"
