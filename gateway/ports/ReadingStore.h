@@ -45,13 +45,21 @@ struct DeliveryReceipt {
   std::string receipt;                   // transport detail kept for audit (status line, ETag)
 };
 
+// One delivered reading: which lease it was under and the server's receipt.
+struct Acknowledgement {
+  std::string readingId;
+  std::int64_t leaseId = 0;
+  DeliveryReceipt receipt;
+};
+
 // Why the server refused a reading for good (a permanent 4xx).
 struct Rejection {
   int httpStatus = 0;
   std::string reason;  // the server's OperationOutcome text; stored, never logged
 };
 
-// Status and metrics figures. Lifetime counters count since the database was created.
+// Status and metrics figures. "Since open" counters restart with the process;
+// quarantines and salvaged are kept in the database.
 struct StoreCounters {
   std::uint64_t backlog = 0;               // undelivered, bound readings (leasable or leased)
   std::uint64_t leased = 0;                // of which currently under an unexpired lease
@@ -59,10 +67,12 @@ struct StoreCounters {
   std::uint64_t deadLetters = 0;
   std::uint64_t held = 0;                  // readings of unbound devices
   std::uint64_t tombstones = 0;
-  std::uint64_t duplicates = 0;            // lifetime
-  std::uint64_t refusals = 0;              // lifetime appends refused at the size cap
-  std::uint64_t quarantines = 0;           // lifetime corrupt databases moved aside
-  std::uint64_t salvaged = 0;              // lifetime readings recovered from quarantined databases
+  std::uint64_t duplicates = 0;            // since open
+  std::uint64_t refusals = 0;              // since open: appends refused at the size cap or on a full disk
+  std::uint64_t evictions = 0;             // since open: continuous-stream readings evicted at the cap (opt-in)
+  std::uint64_t corruptBodies = 0;         // since open: stored readings that failed their checksum
+  std::uint64_t quarantines = 0;           // corrupt databases moved aside, ever
+  std::uint64_t salvaged = 0;              // readings recovered from quarantined databases, ever
   std::uint64_t diskBytes = 0;             // database + WAL on disk
   std::uint64_t capBytes = 0;              // configured size cap
 };
@@ -81,9 +91,12 @@ class ReadingStore {
   // delivered and not-yet-due readings are never returned.
   virtual Result<std::vector<LeasedReading>> lease(std::size_t maxReadings) = 0;
 
-  // Records delivery. Accepted even when the lease expired (the server has
-  // it); acknowledging an already delivered reading is ok (idempotent).
-  virtual Status ack(const std::string& readingId, std::int64_t leaseId, const DeliveryReceipt& receipt) = 0;
+  // Records delivery of a batch in one durable commit. Accepted even when a
+  // lease expired (the server has the reading); acknowledging an already
+  // delivered reading is ok (idempotent). Unknown ids are skipped and
+  // reported (kNotFound, or kConflict for held or dead-lettered ones) after
+  // every other acknowledgement of the batch is recorded.
+  virtual Status ack(const std::vector<Acknowledgement>& acknowledgements) = 0;
 
   // Returns a leased reading to the queue, not to be leased before notBefore;
   // counts an attempt. kConflict when the lease is no longer the current one.
