@@ -228,7 +228,7 @@ class Builder {
   Result<std::string> addNumeric(const MappingRow& row, const Quantity& raw, Comparator comparator,
                                  const std::string& derivedFrom = {}, Json extraComponents = Json::array(),
                                  std::vector<std::uint32_t> supplemental = {}, bool preliminary = false,
-                                 const Json& interpretation = Json()) {
+                                 const Json& interpretation = Json(), std::string_view absentReason = {}) {
     auto q = normalizeUnit(raw, row);
     if (!q) return q.status();
     std::vector<std::string> profiles{std::string(kPhdProfileBase) + "PhdNumericObservation"};
@@ -236,7 +236,11 @@ class Builder {
     if (vital) profiles.push_back(std::string(kVitalProfileBase) + std::string(row.vitalProfile));
     std::string id = identifierFor(row.mdc, supplemental);
     Json o = skeleton(profiles, vital, rowCode(row, q->unit), id, preliminary);
-    putValue(o, *q, comparator);
+    if (absentReason.empty()) {
+      putValue(o, *q, comparator);
+    } else {
+      o["dataAbsentReason"] = darJson(absentReason);
+    }
     if (!interpretation.is_null()) o["interpretation"] = interpretation;
     Json components = std::move(extraComponents);
     for (auto code : supplemental) {
@@ -412,16 +416,11 @@ Status mapPulseOximetry(Builder& b, std::string& note) {
     if (modality == "fast") supplemental = {150580};
     if (modality == "slow") supplemental = {150584};
   }
-  auto quantityOf = [&](const Component& c) {
-    Quantity q = c.quantity;
-    if (unavailable) q.special = SpecialValue::kNRes;  // replaced by not-performed below
-    return q;
-  };
   std::string spo2Id;
   auto addOne = [&](const MappingRow& row, const Component& c) -> Result<std::string> {
-    auto id = b.addNumeric(row, quantityOf(c), Comparator::kNone, {}, Json::array(), supplemental, preliminary,
-                           interp.empty() ? Json() : interp);
-    return id;
+    // "Measurement unavailable" (bit 13): no value, DAR not-performed (§4.5).
+    return b.addNumeric(row, c.quantity, Comparator::kNone, {}, Json::array(), supplemental, preliminary,
+                        interp.empty() ? Json() : interp, unavailable ? "not-performed" : "");
   };
   if (spo2) {
     auto id = addOne(*findMappingRow(Measure::kSpo2), *spo2);
@@ -470,7 +469,15 @@ Status mapGlucose(Builder& b, std::string& note) {
   if (isControlSolution(r, *g)) { note = "control solution result is a device check and is never uploaded"; return Status::ok(); }
   auto qualifier = glucoseQualifier(r, *g);
   if (!qualifier) return qualifier.status();
-  auto id = b.addNumeric(*findMappingRow(Measure::kGlucoseConcentration, *qualifier), g->quantity, g->comparator);
+  Comparator comparator = g->comparator;
+  if (comparator == Comparator::kNone && r.kind == ReadingKind::kGlucose) {
+    // GLS Sensor Status bit 5: result higher than the device can process,
+    // bit 6: lower (§4.5): the value is the device's limit.
+    std::uint32_t bits = statusBits(r, "glucose-sensor-status").value_or(0);
+    if (bits & (1u << 5)) comparator = Comparator::kGreater;
+    if (bits & (1u << 6)) comparator = Comparator::kLess;
+  }
+  auto id = b.addNumeric(*findMappingRow(Measure::kGlucoseConcentration, *qualifier), g->quantity, comparator);
   if (!id) return id.status();
   if (r.kind == ReadingKind::kCgmGlucose) {
     if (auto bits = statusBits(r, "cgm-sensor-status")) {

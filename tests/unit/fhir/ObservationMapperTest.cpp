@@ -157,7 +157,8 @@ TEST_CASE("PLX measurement status maps to interpretation, preliminary status or 
 
   r.status = {{"plx-measurement-status", 1u << 13}};
   out = dumped(mapOk(r, c.ctx));
-  CHECK(contains(out[0], R"("dataAbsentReason":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/data-absent-reason","code":"error"}]})"));
+  CHECK(contains(out[0], R"("dataAbsentReason":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/data-absent-reason","code":"not-performed"}]})"));
+  CHECK_FALSE(contains(out[0], "valueQuantity"));
 
   for (std::uint32_t bit : {15u, 10u, 11u}) {
     r.status = {{"plx-measurement-status", 1u << bit}};
@@ -222,6 +223,7 @@ TEST_CASE("glucose sensor status and sample location become linked observations"
   r.status.push_back({"glucose-sample-location", 1});
   auto out = dumped(mapOk(r, c.ctx));
   REQUIRE(out.size() == 3);
+  CHECK(contains(out[0], R"("valueQuantity":{"value":95,"comparator":">","unit":"mg/dL")"));
   CHECK(contains(out[1], R"("code":"8417752.0")"));
   CHECK(contains(out[1], R"("code":"8417752.5")"));
   CHECK_FALSE(contains(out[1], R"("code":"8417752.11")"));
