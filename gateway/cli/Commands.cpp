@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "drivers/registry/DriverRegistry.h"
+#include "gateway/cli/DecodeCommand.h"
 #include "gateway/config/Config.h"
 #include "gateway/log/Log.h"
 
@@ -100,6 +101,26 @@ int runCommandLine(int argc, char** argv) {
   auto* versionCmd = app.add_subcommand("version", "Print the version.");
   auto* driversCmd = app.add_subcommand("drivers", "List the device drivers built into this gateway.");
 
+  DecodeOptions decodeOptions;
+  auto* decodeCmd = app.add_subcommand(
+      "decode", "Decode one device payload and print the FHIR collection Bundle the gateway would upload.");
+  decodeCmd->add_option("--characteristic", decodeOptions.characteristic, "16-bit GATT characteristic UUID in hex (2A35)")
+      ->required();
+  decodeCmd->add_option("--hex", decodeOptions.hex, "Payload bytes in hex; spaces, colons or no separators")->required();
+  decodeCmd->add_option("--patient", decodeOptions.patient, "Patient reference")->capture_default_str();
+  decodeCmd->add_option("--device-address", decodeOptions.deviceAddress, "Bluetooth address of the device")
+      ->capture_default_str();
+  decodeCmd->add_option("--received-at", decodeOptions.receivedAt, "Gateway receive time (RFC 3339)")
+      ->capture_default_str();
+  decodeCmd->add_option("--utc-offset", decodeOptions.utcOffset, "UTC offset of the hub's time zone")
+      ->capture_default_str();
+  decodeCmd->add_option("--context", decodeOptions.contextHex, "Glucose Measurement Context (0x2A34) payload in hex");
+  decodeCmd->add_option("--session-start", decodeOptions.sessionStart, "CGM session start, device local time");
+  decodeCmd->add_option("--format", decodeOptions.format, "fhir (collection Bundle) or reading (decoded fields)")
+      ->capture_default_str();
+  decodeCmd->footer("Exit codes: 0 decoded (an empty collection and a note on stderr when nothing is uploaded), "
+                    "2 malformed input (one line on stderr).");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -114,6 +135,7 @@ int runCommandLine(int argc, char** argv) {
   if (*checkCmd) return checkConfig(configPath);
   if (*versionCmd) return version();
   if (*driversCmd) return listDrivers();
+  if (*decodeCmd) return runDecode(decodeOptions, std::cout, std::cerr);
   return 2;
 }
 
