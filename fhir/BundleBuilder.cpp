@@ -20,9 +20,15 @@ Json buildBundle(BundleType type, const std::vector<BundleEntry>& entries) {
     entry["resource"] = e.resource;
     if (type != BundleType::kCollection) {
       Json request;
-      request["method"] = "POST";
-      request["url"] = e.resource.value("resourceType", std::string());
-      if (!e.ifNoneExist.empty()) request["ifNoneExist"] = fhirString(e.ifNoneExist);
+      std::string type = e.resource.value("resourceType", std::string());
+      if (!e.putId.empty()) {
+        request["method"] = "PUT";
+        request["url"] = type + "/" + e.putId;
+      } else {
+        request["method"] = "POST";
+        request["url"] = type;
+        if (!e.ifNoneExist.empty()) request["ifNoneExist"] = fhirString(e.ifNoneExist);
+      }
       entry["request"] = request;
     }
     list.push_back(entry);

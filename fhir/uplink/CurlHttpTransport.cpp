@@ -53,6 +53,20 @@ ErrorKind kindOf(CURLcode code) {
   }
 }
 
+// Keeps the Location header of the final response.
+size_t readHeader(char* data, size_t size, size_t count, void* user) {
+  std::string line(data, size * count);
+  auto* location = static_cast<std::string*>(user);
+  if (line.rfind("HTTP/", 0) == 0) location->clear();  // a new response (after 100-continue, say)
+  if (line.size() > 9 && (line.compare(0, 9, "Location:") == 0 || line.compare(0, 9, "location:") == 0)) {
+    std::string value = line.substr(9);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.pop_back();
+    *location = value;
+  }
+  return size * count;
+}
+
 }  // namespace
 
 std::optional<std::string> gzipCompress(const std::string& data) {
@@ -86,6 +100,7 @@ HttpOutcome CurlHttpTransport::send(const HttpRequest& request) {
   if (!c) return TransportError{DeliveryCertainty::kNotSent, ErrorKind::kInternal, "libcurl handle unavailable"};
   curl_easy_reset(c);  // keeps the connection cache: keep-alive survives reset
   std::string responseBody;
+  std::string location;
   std::string body = request.body;
   struct curl_slist* headers = nullptr;
   for (const auto& [name, value] : request.headers) headers = curl_slist_append(headers, (name + ": " + value).c_str());
@@ -108,6 +123,8 @@ HttpOutcome CurlHttpTransport::send(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &appendBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &responseBody);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &readHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &location);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // every encoding libcurl can decode (gzip, br, zstd)
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, options_.connectTimeoutMs);
@@ -148,6 +165,7 @@ HttpOutcome CurlHttpTransport::send(const HttpRequest& request) {
     response.retryAfter = std::chrono::seconds(retryAfter < 0 ? 0 : retryAfter);
   }
   response.body = std::move(responseBody);
+  response.location = std::move(location);
   return response;
 }
 

@@ -26,6 +26,7 @@ struct HttpResponse {
   long status = 0;
   std::string body;  // decompressed
   std::string contentType;
+  std::string location;  // Location header (created resource), "" if none
   std::optional<std::chrono::seconds> retryAfter;  // parsed and clamped to >= 0
 };
 
