@@ -287,7 +287,9 @@ async function handleFhir(req, res, body, record, scheme) {
     }
     const isTransaction = req.method === 'POST' && path === '' && parsed && parsed.resourceType === 'Bundle' && parsed.type === 'transaction';
     const snapshot = isTransaction ? repo.snapshot() : null;
-    const fhirReq = { method: req.method, url: path, pathname: '', body: parsed, params: {}, query: {}, headers: reqHeaders };
+    // config.transactions: without it Medplum processes a transaction Bundle with batch semantics.
+    const fhirReq = { method: req.method, url: path, pathname: '', body: parsed, params: {}, query: {}, headers: reqHeaders,
+      config: { transactions: true } };
     const result = await router.handleRequest(fhirReq, repo);
     const [oo, resource] = result;
     status = core.getStatus(oo);
