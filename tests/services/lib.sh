@@ -21,31 +21,49 @@ svc_init() {
   # mosquitto drops privileges to user "mosquitto" when started as root, and the
   # policy test connects as user "nobody": both must reach files in here.
   chmod 755 "$RPM_TEST_SERVICES_DIR"
-  export RPM_TEST_SERVICES_DIR
+  export RPM_TEST_SERVICES_DIR RPM_TEST_SERVICE_CTL=$SVC_LIB_DIR/service-ctl.sh
   trap svc_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
 }
 
-# Stops every process started through svc_spawn (TERM, bounded wait, KILL) and
-# removes the temp root. Runs from the EXIT trap, so it must not rely on set -e.
-svc_cleanup() {
-  local rc=$?
+# True while pid runs (a zombie, which nobody reaped yet, counts as gone).
+svc_alive() {  # pid
+  local stat
+  stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [ -n "$stat" ] && [ "${stat#Z}" = "$stat" ]
+}
+
+# Stops pids: SIGTERM, a bounded wait (5 s), then SIGKILL. Must not rely on set -e.
+svc_kill_pids() {  # pid...
   local pid i
-  for pid in "${SVC_PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
-  done
-  for pid in "${SVC_PIDS[@]}"; do
-    for ((i = 0; i < 50; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "$@"; do
+    for ((i = 0; i < 100; i++)); do
+      svc_alive "$pid" || break
+      sleep 0.05
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if svc_alive "$pid"; then
       svc_log "process $pid ignored SIGTERM for 5 s; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null
     fi
-    wait "$pid" 2>/dev/null
   done
+  return 0
+}
+
+# Stops every service process (those this shell spawned, and any that
+# service-ctl.sh restarted, found through the pid files) and removes the temp
+# root. Runs from the EXIT trap, so it must not rely on set -e.
+svc_cleanup() {
+  local rc=$?
+  local pids=("${SVC_PIDS[@]}") f pid
+  if [ -n "${RPM_TEST_SERVICES_DIR:-}" ]; then
+    for f in "$RPM_TEST_SERVICES_DIR"/*/pid; do
+      [ -f "$f" ] && read -r pid <"$f" && pids+=("$pid")
+    done
+  fi
+  if [ ${#pids[@]} -gt 0 ]; then svc_kill_pids "${pids[@]}"; fi
+  for pid in "${SVC_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
   SVC_PIDS=()
   if [ -n "${RPM_TEST_SERVICES_DIR:-}" ] && [ -d "$RPM_TEST_SERVICES_DIR" ]; then
     if [ -n "${SVC_KEEP_DIR:-}" ]; then
@@ -57,14 +75,17 @@ svc_cleanup() {
   return $rc
 }
 
-# Starts a command in the background, records its PID for cleanup, prints the PID.
-# Output goes to the given log file.
-svc_spawn() {  # logfile command...
-  local log=$1; shift
-  "$@" >"$log" 2>&1 &
+# Starts a service process in the background with output to its log, records
+# its PID (SVC_LAST_PID, SVC_PIDS, <service dir>/pid) and its command line
+# (<service dir>/cmd) so that service-ctl.sh can stop and start it again.
+svc_spawn() {  # service-dir command...
+  local dir=$1; shift
+  printf '%s\0' "$@" >"$dir/cmd"
+  "$@" >>"$dir/log" 2>&1 &
   local pid=$!
   SVC_PIDS+=("$pid")
   SVC_LAST_PID=$pid
+  echo "$pid" >"$dir/pid"
 }
 
 # Prints a TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it).
@@ -101,15 +122,9 @@ svc_wait_listening() {  # pid port what logfile
 
 # Stops one PID started by svc_spawn (bounded) and forgets it.
 svc_stop_pid() {  # pid
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null
+  local pid=$1 kept=() p
+  svc_kill_pids "$pid"
   wait "$pid" 2>/dev/null
-  local kept=() p
   for p in "${SVC_PIDS[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
   SVC_PIDS=("${kept[@]}")
   return 0
@@ -243,9 +258,10 @@ svc_start_mosquitto() {  # mode
       esac
     } >"$conf"
     chmod 644 "$conf"
-    svc_spawn "$dir/mosquitto.log" mosquitto -c "$conf"
+    svc_spawn "$dir" mosquitto -c "$conf"
     pid=$SVC_LAST_PID
-    if svc_wait_listening "$pid" "$port" mosquitto "$dir/mosquitto.log"; then
+    if svc_wait_listening "$pid" "$port" mosquitto "$dir/log"; then
+      echo "$port" >"$dir/ports"
       export RPM_TEST_MQTT_HOST=127.0.0.1 RPM_TEST_MQTT_PORT=$port RPM_TEST_MQTT_PID=$pid
       export RPM_TEST_MQTT_MODE=$mode RPM_TEST_MQTT_CONFIG=$conf
       if [ "$mode" = tls ]; then
@@ -259,16 +275,6 @@ svc_start_mosquitto() {  # mode
     svc_log "mosquitto attempt $attempt on port $port failed; retrying on another port"
   done
   return 1
-}
-
-# Restarts mosquitto on the same port with the same config (a broker outage for
-# reconnection tests). Usable from a test through tests/services/mosquitto-restart.sh.
-svc_restart_mosquitto() {
-  svc_stop_pid "$RPM_TEST_MQTT_PID"
-  svc_spawn "$RPM_TEST_SERVICES_DIR/mosquitto/mosquitto.log" mosquitto -c "$RPM_TEST_MQTT_CONFIG"
-  RPM_TEST_MQTT_PID=$SVC_LAST_PID
-  export RPM_TEST_MQTT_PID
-  svc_wait_listening "$RPM_TEST_MQTT_PID" "$RPM_TEST_MQTT_PORT" mosquitto "$RPM_TEST_SERVICES_DIR/mosquitto/mosquitto.log"
 }
 
 # --- private D-Bus -------------------------------------------------------------------
@@ -352,12 +358,12 @@ svc_start_dbus() {  # policy
   chmod 755 "$dir"
   local socket=$dir/system_bus_socket
   svc_write_dbus_config "$dir/bus.conf" "$socket" "$policy"
-  svc_spawn "$dir/dbus.log" dbus-daemon --config-file="$dir/bus.conf" --nofork --nopidfile
+  svc_spawn "$dir" dbus-daemon --config-file="$dir/bus.conf" --nofork --nopidfile
   local pid=$SVC_LAST_PID address="unix:path=$socket"
   local deadline=$((SECONDS + SVC_WAIT_SECONDS))
   while :; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      svc_log "dbus-daemon exited at start; its log:"; sed 's/^/  | /' "$dir/dbus.log" >&2; return 1
+      svc_log "dbus-daemon exited at start; its log:"; sed 's/^/  | /' "$dir/log" >&2; return 1
     fi
     if [ -S "$socket" ] && svc_dbus_answers "$address"; then break; fi
     if [ $SECONDS -ge $deadline ]; then
@@ -408,10 +414,11 @@ svc_start_fhir() {  # [tls]
     port=$(svc_free_port)
     cport=$(svc_free_port)
     [ "$port" = "$cport" ] && continue
-    svc_spawn "$dir/fhir.log" node "$SVC_FHIR_DIR/server.js" --port "$port" --control-port "$cport" "${tls_args[@]}"
+    svc_spawn "$dir" node "$SVC_FHIR_DIR/server.js" --port "$port" --control-port "$cport" "${tls_args[@]}"
     pid=$SVC_LAST_PID
-    if svc_wait_listening "$pid" "$port" "FHIR server" "$dir/fhir.log" &&
-      svc_wait_listening "$pid" "$cport" "FHIR server control" "$dir/fhir.log"; then
+    if svc_wait_listening "$pid" "$port" "FHIR server" "$dir/log" &&
+      svc_wait_listening "$pid" "$cport" "FHIR server control" "$dir/log"; then
+      printf '%s\n%s\n' "$port" "$cport" >"$dir/ports"
       if [ "$tls" = tls ]; then
         export RPM_TEST_FHIR_BASE_URL=https://127.0.0.1:$port
       else

@@ -41,6 +41,12 @@ if [ -n "$want_fhir" ]; then
   if [ "$want_fhir" = tls ]; then svc_start_fhir tls || exit 3; else svc_start_fhir || exit 3; fi
 fi
 
-# Not exec: the EXIT trap must outlive the command to stop the services.
-"$@"
+# Not exec: the EXIT trap must outlive the command to stop the services. The
+# command runs in the background so that a SIGTERM to this wrapper (ctest's
+# timeout) is handled at once: the command is stopped, then the services.
+"$@" <&0 &
+command_pid=$!
+trap 'svc_kill_pids "$command_pid"; exit 143' TERM
+trap 'svc_kill_pids "$command_pid"; exit 130' INT
+wait "$command_pid"
 exit $?
