@@ -16,7 +16,7 @@ struct BundleEntry {
   std::string fullUrl;      // "" -> contentFullUrl(resource)
   Json resource;
   std::string ifNoneExist;  // "identifier=<system>|<value>"; "" -> plain POST
-  std::string putId;        // PUT <resourceType>/<putId> (update-as-create) instead of POST; "" -> POST
+  std::string putId = {};   // PUT <resourceType>/<putId> (update-as-create) instead of POST; "" -> POST
 };
 
 // "urn:uuid:" + UUIDv5(URL namespace, "urn:rpm-gateway:content:" + compact JSON).
