@@ -154,4 +154,39 @@ Json buildPhgDevice(const HubRecord& hub) {
 
 std::string identifierSearch(const DeviceIdentifier& id) { return "identifier=" + id.system + "|" + id.value; }
 
+std::string deviceIfNoneExist(const DeviceRecord& record) {
+  auto ids = deviceIdentifiers(record);
+  return ids.empty() ? std::string() : identifierSearch(ids.front());
+}
+
+std::string hubIfNoneExist(const HubRecord& hub) { return identifierSearch(hubIdentifiers(hub).front()); }
+
+Status applyDeviceInformation(DeviceRecord& r, std::uint16_t characteristic, const std::vector<std::uint8_t>& value) {
+  if (characteristic == 0x2A23) {
+    if (value.size() != 8) {
+      return Status(ErrorKind::kMalformedPayload, "System ID (0x2A23): must be 8 octets");
+    }
+    static const char* kHex = "0123456789ABCDEF";
+    r.systemIdHex.clear();
+    for (auto b : value) {
+      r.systemIdHex.push_back(kHex[b >> 4]);
+      r.systemIdHex.push_back(kHex[b & 0x0F]);
+    }
+    return Status::ok();
+  }
+  std::string text(value.begin(), value.end());
+  while (!text.empty() && text.back() == '\0') text.pop_back();
+  switch (characteristic) {
+    case 0x2A29: r.manufacturer = text; break;
+    case 0x2A24: r.modelNumber = text; break;
+    case 0x2A25: r.serialNumber = text; break;
+    case 0x2A27: r.hardwareRevision = text; break;
+    case 0x2A26: r.firmwareRevision = text; break;
+    case 0x2A28: r.softwareRevision = text; break;
+    default: return Status(ErrorKind::kUnsupported, "not a Device Information characteristic used for Device resources");
+  }
+  r.source = DeviceInfoSource::kBleDeviceInformation;
+  return Status::ok();
+}
+
 }  // namespace rpm::fhir

@@ -9,6 +9,7 @@
 #include "fhir/FhirJson.h"
 #include "gateway/model/DeviceKey.h"
 #include "gateway/model/Reading.h"
+#include "gateway/model/Status.h"
 
 namespace rpm::fhir {
 
@@ -36,6 +37,15 @@ struct DeviceRecord {
   std::string systemIdHex;       // DIS 0x2A23, 16 hex digits, over-the-air order; "" if unknown
   std::vector<ReadingKind> kinds;  // what it measures: gives Device.specialization
 };
+
+// Fills a record from one Device Information Service value (BLE):
+// 0x2A29 manufacturer, 0x2A24 model, 0x2A25 serial, 0x2A27 hardware,
+// 0x2A26 firmware, 0x2A28 software revision (UTF-8 strings, trailing NULs
+// dropped) and 0x2A23 System ID (8 octets, kept in over-the-air order).
+// kMalformedPayload for a System ID that is not 8 octets, kUnsupported for
+// another characteristic.
+Status applyDeviceInformation(DeviceRecord& record, std::uint16_t characteristic,
+                              const std::vector<std::uint8_t>& value);
 
 // One Device identifier (system + value) and its Continua type code ("" none).
 struct DeviceIdentifier {
@@ -68,5 +78,9 @@ Json buildPhgDevice(const HubRecord& hub);
 
 // "identifier=<system>|<value>" for request.ifNoneExist.
 std::string identifierSearch(const DeviceIdentifier& id);
+
+// request.ifNoneExist of a device's or the hub's Device: its first identifier.
+std::string deviceIfNoneExist(const DeviceRecord& record);
+std::string hubIfNoneExist(const HubRecord& hub);
 
 }  // namespace rpm::fhir

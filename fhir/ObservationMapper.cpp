@@ -6,6 +6,7 @@
 
 #include "fhir/MappingTable.h"
 #include "gateway/identity/Identifiers.h"
+#include "gateway/model/UnitConversions.h"
 
 namespace rpm::fhir {
 namespace {
@@ -108,8 +109,7 @@ Result<Quantity> normalizeUnit(const Quantity& q, const MappingRow& row) {
     Quantity out = q;
     out.unit = "mm[Hg]";
     if (out.special == SpecialValue::kNone) {
-      // 1 kPa = 760/101.325 mmHg exactly; the device's decimals are kept.
-      auto converted = q.value.convert(760000, 101325, q.value.exponent());
+      auto converted = kilopascalToMillimetreMercury(q.value);  // decision 0003
       if (!converted) return invalid("pressure out of range for kPa to mm[Hg]");
       out.value = *converted;
     }

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "gateway/engine/StreamAggregator.h"
+#include "gateway/identity/Identifiers.h"
 #include "tests/support/FakeClock.h"
 
 using namespace rpm;
@@ -159,6 +160,8 @@ TEST_CASE("the same samples give the same producer reading id; late samples are 
   auto b = run();
   REQUIRE(a.size() == 1);
   CHECK(a[0].producerReadingId == b[0].producerReadingId);
+  CHECK(readingIdRule(a[0]) == ReadingIdRule::kProducerId);
+  CHECK(computeReadingId(a[0]) == computeReadingId(b[0]));
 
   test::FakeClock clock(kT0);
   StreamAggregator agg(clock, seconds(60));

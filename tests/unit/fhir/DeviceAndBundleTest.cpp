@@ -95,3 +95,21 @@ TEST_CASE("a collection bundle has no requests and an empty one has no entry arr
         R"({"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Device"}}]})");
   CHECK(dumpFhir(buildBundle(BundleType::kCollection, {})) == R"({"resourceType":"Bundle","type":"collection"})");
 }
+
+TEST_CASE("Device Information values fill the device record, System ID in over-the-air order", "[unit][fhir]") {
+  DeviceRecord d;
+  d.key = *DeviceKey::parse("bt:B0495F001071");
+  auto bytes = [](const std::string& s) { return std::vector<std::uint8_t>(s.begin(), s.end()); };
+  CHECK(applyDeviceInformation(d, 0x2A29, bytes(std::string("ACME\0", 5))).isOk());
+  CHECK(applyDeviceInformation(d, 0x2A24, bytes("BP-100")).isOk());
+  CHECK(applyDeviceInformation(d, 0x2A25, bytes("SN0001")).isOk());
+  CHECK(applyDeviceInformation(d, 0x2A23, {0x71, 0x10, 0x00, 0xFE, 0xFF, 0x5F, 0x49, 0xB0}).isOk());
+  CHECK(d.manufacturer == "ACME");
+  CHECK(d.systemIdHex == "711000FEFF5F49B0");
+  CHECK(d.source == DeviceInfoSource::kBleDeviceInformation);
+  CHECK(deviceIfNoneExist(d) == "identifier=urn:oid:1.2.840.10004.1.1.1.0.0.1.0.0.1.2680|71-10-00-FE-FF-5F-49-B0");
+  CHECK(applyDeviceInformation(d, 0x2A23, {0x01, 0x02}).kind() == ErrorKind::kMalformedPayload);
+  CHECK(applyDeviceInformation(d, 0x2A19, {0x64}).kind() == ErrorKind::kUnsupported);
+  CHECK(hubIfNoneExist(HubRecord{"h", "DC:A6:32:00:00:01", ""}) ==
+        "identifier=http://hl7.org/fhir/sid/eui-48/bluetooth|DC-A6-32-00-00-01");
+}

@@ -42,3 +42,14 @@ TEST_CASE("invalid UTF-8 from a device is replaced, never thrown", "[unit][fhir]
   CHECK_NOTHROW(dumpFhir(j));
   CHECK(dumpFhir(j) == "{\"s\":\"ab\xEF\xBF\xBD\"}");
 }
+
+TEST_CASE("the byte assertions catch a planted float serializer that loses trailing zeros", "[unit][fhir]") {
+  // The bug these tests guard against: writing clinical values as doubles.
+  Json planted;
+  planted["value"] = 2.00;
+  Json exact;
+  exact["value"] = decimalNumber(*Decimal::parse("2.00"));
+  const std::string expected = R"({"value":2.00})";
+  CHECK(dumpFhir(planted) != expected);
+  CHECK(dumpFhir(exact) == expected);
+}

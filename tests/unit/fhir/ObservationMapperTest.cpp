@@ -61,7 +61,7 @@ TEST_CASE("a blood pressure reading is one 85354-9 panel and a separate 8867-4 p
 TEST_CASE("kPa blood pressure is converted to mm[Hg] keeping the device's decimals", "[unit][fhir]") {
   Context c;
   auto out = dumped(mapOk(bloodPressure("16.0", "10.5", "12.3", "kPa"), c.ctx));
-  // 16.0 kPa x 760/101.325 = 120.0079 -> 120.0; 10.5 -> 78.76 -> 78.8; 12.3 -> 92.26 -> 92.3
+  // 16.0 kPa x 10000000/1333220 = 120.010 -> 120.0; 10.5 -> 78.757 -> 78.8; 12.3 -> 92.258 -> 92.3 (decision 0003)
   CHECK(contains(out[0], R"("value":120.0,"unit":"mmHg")"));
   CHECK(contains(out[0], R"("value":78.8,"unit":"mmHg")"));
   CHECK(contains(out[0], R"("value":92.3,"unit":"mmHg")"));
@@ -431,4 +431,73 @@ TEST_CASE("the mapping table has an MDC code and units for every row, and a row 
   }
   CHECK(findMappingRow(Measure::kCuffPressure) == nullptr);
   CHECK(findMappingRow(Measure::kBodyTemperature, "no-such-site")->mdc == 150364);
+}
+
+TEST_CASE("every kind of Observation carries the elements the PHD IG and R4 vital signs require", "[unit][fhir]") {
+  Context c;
+  std::vector<Reading> readings;
+  readings.push_back(bloodPressure());
+  readings.back().status.push_back({"bp-measurement-status", 1});
+  readings.push_back(reading(ReadingKind::kHeartRate, {comp(Measure::kHeartRate, "70", "/min"), comp(Measure::kRrInterval, "800", "ms")}));
+  readings.push_back(reading(ReadingKind::kRrIntervals, {comp(Measure::kRrInterval, "800", "ms")}));
+  readings.push_back(reading(ReadingKind::kPulseOximetry, {comp(Measure::kSpo2, "97", "%", "spot"), comp(Measure::kPulseRate, "64", "/min"),
+                                                          comp(Measure::kPerfusionIndex, "2.5", "%")}));
+  readings.back().status.push_back({"plx-device-sensor-status", 1});
+  readings.push_back(reading(ReadingKind::kGlucose, {comp(Measure::kGlucoseConcentration, "95", "mg/dL", "capillary-whole-blood")}));
+  readings.back().status = {{"glucose-sensor-status", 1}, {"glucose-sample-location", 2}};
+  readings.push_back(reading(ReadingKind::kCgmGlucose, {comp(Measure::kGlucoseConcentration, "112", "mg/dL")}));
+  readings.back().status.push_back({"cgm-sensor-status", 1});
+  readings.push_back(reading(ReadingKind::kBodyTemperature, {comp(Measure::kBodyTemperature, "37.0", "Cel", "armpit")}));
+  readings.back().clockSkewMs = 5000;  // adds a coincident time stamp
+  readings.push_back(reading(ReadingKind::kBodyWeight, {comp(Measure::kBodyWeight, "72.5", "kg"), comp(Measure::kBmi, "23.7", "kg/m2")}));
+  readings.push_back(reading(ReadingKind::kBodyHeight, {comp(Measure::kBodyHeight, "175", "cm")}));
+  Reading ecg = reading(ReadingKind::kEcg, {});
+  SampledSeries s;
+  s.origin = qty("0", "mV");
+  s.periodMs = *Decimal::parse("2");
+  s.factor = *Decimal::parse("0.001");
+  s.samples = {1, 2};
+  ecg.value = s;
+  readings.push_back(ecg);
+  Reading glucose = readings[4];
+  Reading context = reading(ReadingKind::kGlucoseContext, {comp(Measure::kHbA1c, "6.5", "%")});
+  context.status = {{"glucose-meal", 3}};
+
+  std::vector<std::string> profiles;
+  auto checkAll = [&](const MappedReading& m) {
+    for (const auto& mapped : m.observations) {
+      auto o = nlohmann::json::parse(dumpFhir(mapped.resource));
+      INFO(o.dump());
+      CHECK(o["resourceType"] == "Observation");
+      CHECK(o["extension"][0]["url"] == "http://hl7.org/fhir/StructureDefinition/observation-gatewayDevice");
+      CHECK(o["extension"][0]["valueReference"]["reference"] == "Device/hub-1");
+      CHECK(o["identifier"][0]["system"] == "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBaseObservation");
+      CHECK(o["identifier"][0]["value"] == mapped.identifierValue);
+      CHECK((o["status"] == "final" || o["status"] == "preliminary"));
+      CHECK(o["category"].back()["coding"][0]["code"] == "phd");
+      CHECK(o["code"]["coding"][0]["system"] == "urn:iso:std:iso:11073:10101");
+      CHECK(o["device"]["reference"].is_string());
+      CHECK(o["subject"]["reference"].is_string());
+      CHECK((o.contains("effectiveDateTime") || o.contains("effectivePeriod")));
+      bool vital = o["category"].size() == 2;
+      if (vital) {
+        CHECK(o["category"][0]["coding"][0]["code"] == "vital-signs");
+        CHECK(o["code"]["coding"][1]["system"] == "http://loinc.org");
+        CHECK(o["meta"]["profile"].size() == 2);
+      }
+      // vs-2 / PHD: a value, a data-absent reason, or components.
+      bool hasValue = false;
+      for (const char* key : {"valueQuantity", "valueCodeableConcept", "valueSampledData", "valueDateTime", "dataAbsentReason", "component"}) {
+        hasValue = hasValue || o.contains(key);
+      }
+      CHECK(hasValue);
+      profiles.push_back(o["meta"]["profile"][0]);
+    }
+  };
+  for (const auto& r : readings) checkAll(mapOk(r, c.ctx));
+  checkAll(mapOk(context, c.ctx, &glucose));
+  for (const char* p : {"PhdNumericObservation", "PhdCompoundNumericObservation", "PhdBitsEnumerationObservation",
+                        "PhdCodedEnumerationObservation", "PhdRtsaObservation", "PhdCoincidentTimeStampObservation"}) {
+    CHECK(std::count(profiles.begin(), profiles.end(), std::string(kPhdProfileBase) + p) > 0);
+  }
 }
