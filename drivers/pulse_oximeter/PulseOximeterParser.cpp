@@ -45,12 +45,12 @@ Result<DecodedPayload> decodeFeatures(const std::vector<std::uint8_t>& bytes) {
   if (features & 0x0001) {
     std::uint16_t support = 0;
     if (!r.u16(support)) return malformed(label, "too short for the measurement status support");
-    out.fields.push_back({"measurement-status-support", setBitNames(support, kMeasurementStatusBits)});
+    out.fields.push_back({"supported-measurement-status", setBitNames(support, kMeasurementStatusBits)});
   }
   if (features & 0x0002) {
     std::uint32_t support = 0;
     if (!r.u24(support)) return malformed(label, "too short for the device and sensor status support");
-    out.fields.push_back({"device-sensor-status-support", setBitNames(support, kDeviceSensorStatusBits)});
+    out.fields.push_back({"supported-device-sensor-status", setBitNames(support, kDeviceSensorStatusBits)});
   }
   if (!r.atEnd()) return malformed(label, "unexpected trailing bytes");
   out.note = "a feature characteristic describes the device and yields no reading";
