@@ -117,3 +117,25 @@ TEST_CASE("Malformed CGM values are typed errors naming the record and problem",
   bad(std::string(kMinimalRecord) + " 05 00 64 00 0A", "record 2: size below the minimum of 6");
   bad(std::string(kMinimalRecord) + " 06", "record 2: size exceeds the value");
 }
+
+// Cross-check: the bytes NordicSemiconductor/Android-BLE-Common-Library
+// ContinuousGlucoseMeasurementDataCallbackTest builds with setValue
+// (onContinuousGlucoseMeasurementReceived_full and _crcError).
+TEST_CASE("Nordic's full CGM vector decodes with a valid CRC; its CRC-error vector is refused", "[unit][cgm]") {
+  auto r = decode(kCgmMeasurement, hex("0F E3 D2 E4 05 00 02 14 FF 02 F0 E5 F3 8E 3F"), withSession());
+  REQUIRE(r.isOk());
+  const Reading& reading = r->readings.at(0);
+  CHECK(reading.components()[0].quantity.value.toString() == "12.34");
+  CHECK(reading.components()[1].quantity.value.toString() == "0.2");
+  CHECK(reading.components()[2].quantity.value.toString() == "99.7");
+  CHECK(reading.sequence == std::optional<std::uint32_t>(5));
+  // XML order: status 0x02 (battery low), cal/temp 0x14 (calibration
+  // recommended, temperature too high), warning 0xFF.
+  CHECK(reading.status.at(0).bits == 0xFF1402);
+  auto crcError = decode(kCgmMeasurement, hex("08 00 0C 10 06 00 58 6F"), withSession());
+  REQUIRE_FALSE(crcError.isOk());
+  CHECK(crcError.status().message() == "CGM Measurement (0x2AA7): record 1: E2E-CRC mismatch");
+  auto small = decode(kCgmMeasurement, hex("06 00 0C 10 06 00"), withSession());
+  REQUIRE(small.isOk());
+  CHECK(small->readings.at(0).components()[0].quantity.value.toString() == "120");
+}
