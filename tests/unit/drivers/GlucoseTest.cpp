@@ -228,3 +228,24 @@ TEST_CASE("Malformed glucose values are typed errors naming the problem", "[unit
   requireMalformed(decode, kGlucoseFeature, "01", "Glucose Feature (0x2A51): too short for the feature bits");
   requireMalformed(decode, kGlucoseFeature, "01 00 00", "Glucose Feature (0x2A51): unexpected trailing bytes");
 }
+
+// Cross-check: the literal bytes of NordicSemiconductor/Android-BLE-Common-Library
+// GlucoseMeasurementDataCallbackTest (its concentration, 30 kg/L, is
+// physiologically absurd but exact). Nordic expects seq 1, minute 5 of the
+// user-facing time (base 11:10:30 + offset -5 min), status 261, context follows.
+TEST_CASE("Nordic's glucose measurement vector decodes; its invalid vector is refused", "[unit][glucose]") {
+  auto r = decode(kGlucoseMeasurement, hex("1B 01 00 E3 07 02 1B 0B 0A 1E FB FF 1E 00 12 05 01"), decoderContext());
+  REQUIRE(r.isOk());
+  const Reading& reading = r->readings.at(0);
+  CHECK(reading.sequence == std::optional<std::uint32_t>(1));
+  CHECK(reading.deviceTime->toString() == "2019-02-27T11:10:30");
+  CHECK(formatDateTime(reading.effectiveStart, 60) == "2019-02-27T11:05:30+01:00");
+  CHECK(text(reading.components()[0]) == "3000000 mg/dL <- 30 kg/L");
+  CHECK(reading.components()[0].code == "capillary-plasma");
+  CHECK(reading.components()[1].code == "finger");
+  CHECK(reading.status.at(0).bits == 261);
+  CHECK(fieldValue(*r, "context-follows") == "yes");
+  auto invalid = decode(kGlucoseMeasurement, hex("1B 00 00 E2 07 04 1A 0B 09 1E 1E 00 12 05 01"), decoderContext());
+  REQUIRE_FALSE(invalid.isOk());
+  CHECK(invalid.status().kind() == ErrorKind::kMalformedPayload);
+}
