@@ -143,13 +143,18 @@ Result<RacpMessage> parseRacp(const std::vector<std::uint8_t>& bytes) {
           if ((useMin && !r.u16(req.minValue)) || (useMax && !r.u16(req.maxValue))) {
             return malformed(kLabel, "too short for the filter operand");
           }
+          if (m.op == RacpOperator::kWithinRange && req.minValue > req.maxValue) {
+            return malformed(kLabel, "range minimum above its maximum");
+          }
         } else if (type == 0x02) {
           req.filterType = RacpFilterType::kUserFacingTime;
           if (useMin) {
             if (auto bad = readDateTimeField(r, kLabel, "filter operand", req.minTime)) return *bad;
+            if (!req.minTime.isKnown()) return malformed(kLabel, "unknown date in the filter operand");
           }
           if (useMax) {
             if (auto bad = readDateTimeField(r, kLabel, "filter operand", req.maxTime)) return *bad;
+            if (!req.maxTime.isKnown()) return malformed(kLabel, "unknown date in the filter operand");
           }
         } else {
           return malformed(kLabel, "reserved filter type");

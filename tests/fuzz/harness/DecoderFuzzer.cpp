@@ -6,13 +6,15 @@
 // the rest = the characteristic value. Besides memory errors (ASan) and
 // undefined behaviour (UBSan) the harness checks the decoder contract:
 // failures are kMalformedPayload naming the characteristic; successes carry
-// fields, and readings carry the raw bytes and no reading id.
+// fields, and readings carry the raw bytes and no reading id; a RACP request
+// that parses is rebuilt to exactly the same bytes.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "drivers/glucose/RecordAccessControlPoint.h"
 #include "drivers/registry/DriverRegistry.h"
 
 namespace {
@@ -66,6 +68,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const rpm::Component& c : reading.components()) {
       (void)c.quantity.value.toString();  // exercise the exact decimal text
       if (c.original) (void)c.original->value.toString();
+    }
+  }
+  if (uuid == 0x2A52) {
+    auto parsed = rpm::drivers::glucose::parseRacp(value);
+    require(parsed.isOk(), "RACP decode succeeded but parseRacp failed");
+    if (parsed->request) {
+      auto rebuilt = rpm::drivers::glucose::buildRacpRequest(*parsed->request);
+      require(rebuilt.isOk(), "a parsed RACP request cannot be rebuilt");
+      require(*rebuilt == value, "a parsed RACP request rebuilds to different bytes");
     }
   }
   return 0;

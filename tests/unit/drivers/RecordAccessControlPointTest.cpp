@@ -120,6 +120,8 @@ TEST_CASE("Malformed RACP frames are typed errors naming the problem", "[unit][r
            {"01 03 01 05", "too short for the filter operand"},
            {"01 04 02 E8 07 05 06 08 09 0A E8 07", "too short for the filter operand"},
            {"01 03 02 E8 07 0D 06 08 09 0A", "impossible date or time in the filter operand"},
+           {"01 04 01 0A 00 05 00", "range minimum above its maximum"},
+           {"01 03 02 00 00 00 00 00 00 00", "unknown date in the filter operand"},
            {"06 00 01 01 00", "unexpected trailing bytes"},
            {"01 01 00", "unexpected trailing bytes"}}) {
     requireMalformed(decode, kRecordAccessControlPoint, bytes, m + problem);
