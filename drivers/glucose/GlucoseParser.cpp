@@ -287,7 +287,11 @@ Result<DecodedPayload> decodeRacp(const std::vector<std::uint8_t>& bytes) {
     }
   }
   if (m.numberOfRecords) out.fields.push_back({"number-of-records", std::to_string(*m.numberOfRecords)});
-  if (m.requestOpCode) out.fields.push_back({"request-op-code", racpOpCodeName(*m.requestOpCode)});
+  if (m.requestOpCode) {
+    const auto code = static_cast<std::uint8_t>(*m.requestOpCode);
+    out.fields.push_back({"request-op-code", code >= 0x01 && code <= 0x06 ? std::string(racpOpCodeName(*m.requestOpCode))
+                                                                         : "unknown (" + hexText(code, 2) + ")"});
+  }
   if (m.responseValue) out.fields.push_back({"response-value", racpResponseValueName(*m.responseValue)});
   out.note = "a record access control point frame controls a download and yields no reading";
   return out;

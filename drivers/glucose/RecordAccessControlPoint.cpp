@@ -109,16 +109,25 @@ Result<RacpMessage> parseRacp(const std::vector<std::uint8_t>& bytes) {
   switch (m.opCode) {
     case RacpOpCode::kNumberOfStoredRecordsResponse: {
       if (m.op != RacpOperator::kNull) return malformed(kLabel, "response with an operator other than null");
-      std::uint16_t count = 0;
-      if (!r.u16(count)) return malformed(kLabel, "too short for the number of records");
-      m.numberOfRecords = count;
+      // u16 in GLS, CGMS and PLXS; newer record-access services send u32.
+      if (r.remaining() == 4) {
+        std::uint32_t count = 0;
+        r.u32(count);
+        m.numberOfRecords = count;
+      } else {
+        std::uint16_t count = 0;
+        if (!r.u16(count)) return malformed(kLabel, "too short for the number of records");
+        m.numberOfRecords = count;
+      }
       break;
     }
     case RacpOpCode::kResponseCode: {
       if (m.op != RacpOperator::kNull) return malformed(kLabel, "response with an operator other than null");
       std::uint8_t request = 0, value = 0;
       if (!r.u8(request) || !r.u8(value)) return malformed(kLabel, "too short for the response code");
-      if (request < 0x01 || request > 0x04) return malformed(kLabel, "response to a reserved request op code");
+      // Any op code may be echoed: "op code not supported" answers requests
+      // the device does not know.
+      if (request == 0x00) return malformed(kLabel, "response to a reserved request op code");
       if (value < 0x01 || value > 0x09) return malformed(kLabel, "reserved response value");
       m.requestOpCode = static_cast<RacpOpCode>(request);
       m.responseValue = static_cast<RacpResponseValue>(value);

@@ -67,7 +67,7 @@ struct RacpMessage {
   RacpOpCode opCode = RacpOpCode::kResponseCode;
   RacpOperator op = RacpOperator::kNull;
   std::optional<RacpRequest> request;                 // op codes 0x01-0x04
-  std::optional<std::uint16_t> numberOfRecords;       // op code 0x05
+  std::optional<std::uint32_t> numberOfRecords;       // op code 0x05 (u16, or u32 from newer services)
   std::optional<RacpOpCode> requestOpCode;            // op code 0x06
   std::optional<RacpResponseValue> responseValue;     // op code 0x06
 };

@@ -51,7 +51,7 @@ TEST_CASE("RACP responses are parsed", "[unit][racp]") {
   auto count = parseRacp(hex("05 00 0A 01"));
   REQUIRE(count.isOk());
   CHECK(count->opCode == RacpOpCode::kNumberOfStoredRecordsResponse);
-  CHECK(count->numberOfRecords == std::optional<std::uint16_t>(0x010A));
+  CHECK(count->numberOfRecords == std::optional<std::uint32_t>(0x010A));
   struct Case { const char* bytes; RacpOpCode request; RacpResponseValue value; };
   for (const Case& k : {Case{"06 00 01 01", RacpOpCode::kReportStoredRecords, RacpResponseValue::kSuccess},
                         Case{"06 00 01 06", RacpOpCode::kReportStoredRecords, RacpResponseValue::kNoRecordsFound},
@@ -110,7 +110,8 @@ TEST_CASE("Malformed RACP frames are typed errors naming the problem", "[unit][r
            {"05 01 0A 00", "response with an operator other than null"},
            {"05 00 0A", "too short for the number of records"},
            {"06 00 01", "too short for the response code"},
-           {"06 00 05 01", "response to a reserved request op code"},
+           {"06 00 00 01", "response to a reserved request op code"},
+           {"05 00 03 02 01", "unexpected trailing bytes"},
            {"06 00 01 0A", "reserved response value"},
            {"06 00 01 00", "reserved response value"},
            {"01 00", "request with the null operator"},
@@ -126,4 +127,32 @@ TEST_CASE("Malformed RACP frames are typed errors naming the problem", "[unit][r
            {"01 01 00", "unexpected trailing bytes"}}) {
     requireMalformed(decode, kRecordAccessControlPoint, bytes, m + problem);
   }
+}
+
+// Cross-check: the literal frames of NordicSemiconductor/Android-BLE-Common-Library
+// RecordAccessControlPointDataCallbackTest. Nordic also accepts a one-byte
+// record count and response value 10; both are outside the GLS/CGMS/PLXS
+// frames and refused here.
+TEST_CASE("Nordic's RACP response frames parse the same way", "[unit][racp]") {
+  auto completed = parseRacp({6, 0, 1, 1});
+  REQUIRE(completed.isOk());
+  CHECK(completed->responseValue == std::optional<RacpResponseValue>(RacpResponseValue::kSuccess));
+  auto unsupported = parseRacp({6, 0, 12, 2});
+  REQUIRE(unsupported.isOk());
+  CHECK(static_cast<int>(*unsupported->requestOpCode) == 12);
+  CHECK(unsupported->responseValue == std::optional<RacpResponseValue>(RacpResponseValue::kOpCodeNotSupported));
+  auto r = decode(kRecordAccessControlPoint, {6, 0, 12, 2}, decoderContext());
+  REQUIRE(r.isOk());
+  CHECK(fieldValue(*r, "request-op-code") == "unknown (0x0C)");
+  for (int value = 3; value <= 9; ++value) {
+    auto e = parseRacp({6, 0, 2, std::uint8_t(value)});
+    REQUIRE(e.isOk());
+    CHECK(static_cast<int>(*e->responseValue) == value);
+  }
+  CHECK(parseRacp({5, 0, 2, 1})->numberOfRecords == std::optional<std::uint32_t>(258));
+  CHECK(parseRacp({5, 0, 4, 3, 2, 1})->numberOfRecords == std::optional<std::uint32_t>(16909060));
+  CHECK_FALSE(parseRacp({5, 0, 3, 2, 1}).isOk());
+  CHECK_FALSE(parseRacp({6, 1, 1}).isOk());
+  CHECK_FALSE(parseRacp({5, 0, 1}).isOk());
+  CHECK_FALSE(parseRacp({6, 0, 1, 10}).isOk());
 }
