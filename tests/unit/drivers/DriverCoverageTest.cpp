@@ -58,3 +58,14 @@ TEST_CASE("Every decoder fills fields for what it decodes and never computes rea
     }
   }
 }
+
+TEST_CASE("The measures the decoders added keep their frozen numbers and names", "[unit][registry]") {
+  struct Case { Measure measure; int number; const char* name; };
+  for (const Case& c : {Case{Measure::kSampleLocation, 24, "sample-location"}, Case{Measure::kMeal, 25, "meal"},
+                        Case{Measure::kTester, 26, "tester"}, Case{Measure::kHealth, 27, "health"},
+                        Case{Measure::kCgmTrend, 28, "cgm-trend"}, Case{Measure::kCgmQuality, 29, "cgm-quality"}}) {
+    CHECK(static_cast<int>(c.measure) == c.number);
+    CHECK(measureName(c.measure) == c.name);
+    CHECK(measureFromName(c.name) == std::optional<Measure>(c.measure));
+  }
+}
