@@ -249,3 +249,12 @@ TEST_CASE("Nordic's glucose measurement vector decodes; its invalid vector is re
   REQUIRE_FALSE(invalid.isOk());
   CHECK(invalid.status().kind() == ErrorKind::kMalformedPayload);
 }
+
+TEST_CASE("A glucose record with an unknown base time keeps it unknown and uses the receive time", "[unit][glucose]") {
+  Reading reading = one(kGlucoseMeasurement, "03 07 00 00 00 00 00 00 00 00 0A 00 5F B0 11");
+  REQUIRE(reading.deviceTime);
+  CHECK_FALSE(reading.deviceTime->isKnown());
+  CHECK(reading.deviceTimeOffsetMinutes == std::optional<int>(10));
+  CHECK(reading.effectiveStart == decoderContext().receivedAt);
+  CHECK(reading.priority == Priority::kStored);
+}
