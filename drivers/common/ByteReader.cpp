@@ -9,6 +9,14 @@ bool ByteReader::u8(std::uint8_t& out) {
 }
 
 bool ByteReader::u16(std::uint16_t& out) {
+#ifdef RPM_PLANTED_OOB_READ_FOR_TEST
+  // Test-only planted bug (tests/fuzz/README.md): reads one byte past the end
+  // when exactly one byte is left. Never defined outside the fuzz self-test.
+  if (remaining() == 1) {
+    out = static_cast<std::uint16_t>(data_[pos_] | (data_[pos_ + 1] << 8));
+    return false;
+  }
+#endif
   if (remaining() < 2) return false;
   out = static_cast<std::uint16_t>(data_[pos_] | (data_[pos_ + 1] << 8));
   pos_ += 2;

@@ -87,4 +87,32 @@ Result<DecodedPayload> decodeTemperature(std::uint16_t characteristic, const std
   return out;
 }
 
+Result<DecodedPayload> decodeThermometer(std::uint16_t characteristic, const std::vector<std::uint8_t>& bytes,
+                                         const DecodeContext& context) {
+  if (characteristic == kTemperatureType) {
+    const std::string label = "Temperature Type (0x2A1D): ";
+    if (bytes.empty()) return Status(ErrorKind::kMalformedPayload, label + "empty value");
+    if (bytes.size() > 1) return Status(ErrorKind::kMalformedPayload, label + "unexpected trailing bytes");
+    const char* name = siteName(bytes[0]);
+    if (!name) return Status(ErrorKind::kMalformedPayload, label + "reserved temperature type");
+    DecodedPayload out;
+    out.fields.push_back({"temperature-type", name});
+    out.note = "the temperature type describes the device's site and yields no reading";
+    return out;
+  }
+  if (characteristic == kMeasurementInterval) {
+    const std::string label = "Measurement Interval (0x2A21): ";
+    ByteReader r(bytes);
+    std::uint16_t seconds = 0;
+    if (!r.u16(seconds)) return Status(ErrorKind::kMalformedPayload, label + "too short for the interval");
+    if (!r.atEnd()) return Status(ErrorKind::kMalformedPayload, label + "unexpected trailing bytes");
+    DecodedPayload out;
+    out.fields.push_back({"measurement-interval", seconds == 0 ? std::string("no periodic measurement")
+                                                               : std::to_string(seconds) + " s"});
+    out.note = "the measurement interval is a device setting and yields no reading";
+    return out;
+  }
+  return decodeTemperature(characteristic, bytes, context);
+}
+
 }  // namespace rpm::drivers::thermometer

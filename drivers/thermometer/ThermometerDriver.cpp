@@ -10,8 +10,8 @@ const DriverDescriptor& descriptor() {
     x.transport = Transport::kBle;
     x.summary = "Bluetooth Health Thermometer (0x1809): temperature measurements; intermediate values not uploaded";
     x.serviceUuids = {0x1809};
-    x.characteristics = {kTemperatureMeasurement, kIntermediateTemperature};
-    x.decode = &decodeTemperature;
+    x.characteristics = {kTemperatureMeasurement, kIntermediateTemperature, kTemperatureType, kMeasurementInterval};
+    x.decode = &decodeThermometer;
     return x;
   }();
   return d;

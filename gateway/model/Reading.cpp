@@ -20,7 +20,7 @@ constexpr std::array<std::pair<ReadingKind, std::string_view>, 11> kKindNames{{
     {ReadingKind::kEcg, "ecg"},
 }};
 
-constexpr std::array<std::pair<Measure, std::string_view>, 23> kMeasureNames{{
+constexpr std::array<std::pair<Measure, std::string_view>, 29> kMeasureNames{{
     {Measure::kSystolic, "systolic"},
     {Measure::kDiastolic, "diastolic"},
     {Measure::kMeanArterialPressure, "mean-arterial-pressure"},
@@ -44,6 +44,12 @@ constexpr std::array<std::pair<Measure, std::string_view>, 23> kMeasureNames{{
     {Measure::kExerciseIntensity, "exercise-intensity"},
     {Measure::kMedication, "medication"},
     {Measure::kHbA1c, "hba1c"},
+    {Measure::kSampleLocation, "sample-location"},
+    {Measure::kMeal, "meal"},
+    {Measure::kTester, "tester"},
+    {Measure::kHealth, "health"},
+    {Measure::kCgmTrend, "cgm-trend"},
+    {Measure::kCgmQuality, "cgm-quality"},
 }};
 
 template <typename Table, typename Key>

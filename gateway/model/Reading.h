@@ -60,6 +60,12 @@ enum class Measure : std::uint16_t {
   kExerciseIntensity = 21,
   kMedication = 22,
   kHbA1c = 23,
+  kSampleLocation = 24,  // glucose sample location (coded: Component.code)
+  kMeal = 25,            // glucose context, coded
+  kTester = 26,          // glucose context, coded
+  kHealth = 27,          // glucose context, coded
+  kCgmTrend = 28,        // CGM rate of change, mg/dL/min
+  kCgmQuality = 29,      // CGM quality, %
 };
 
 std::string_view measureName(Measure measure);

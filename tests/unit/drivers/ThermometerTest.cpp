@@ -67,3 +67,56 @@ TEST_CASE("Malformed temperature values are typed errors naming the characterist
     CHECK(r.status().message() == std::string("Temperature Measurement (0x2A1C): ") + b.problem);
   }
 }
+
+TEST_CASE("Every FLOAT special value maps to Quantity.special", "[unit][thermometer]") {
+  struct Case { std::uint32_t word; SpecialValue special; };
+  for (const Case& k : {Case{0x007FFFFF, SpecialValue::kNaN}, Case{0x00800000, SpecialValue::kNRes},
+                        Case{0x007FFFFE, SpecialValue::kPositiveInfinity},
+                        Case{0x00800002, SpecialValue::kNegativeInfinity}, Case{0x00800001, SpecialValue::kReserved}}) {
+    const std::vector<std::uint8_t> bytes{0x00, std::uint8_t(k.word), std::uint8_t(k.word >> 8),
+                                          std::uint8_t(k.word >> 16), std::uint8_t(k.word >> 24)};
+    auto r = decodeThermometer(kTemperatureMeasurement, bytes, context());
+    REQUIRE(r.isOk());
+    CHECK(r->readings.at(0).components()[0].quantity.special == k.special);
+  }
+}
+
+TEST_CASE("Every temperature type has its site token; no type leaves the site empty", "[unit][thermometer]") {
+  const char* sites[] = {"armpit", "body", "ear", "finger", "gastro-intestinal-tract", "mouth", "rectum", "toe",
+                         "tympanum"};
+  for (std::uint8_t t = 1; t <= 9; ++t) {
+    auto r = decodeThermometer(kTemperatureMeasurement, {0x04, 0x72, 0x01, 0x00, 0xFF, t}, context());
+    REQUIRE(r.isOk());
+    CHECK(r->readings.at(0).components()[0].code == sites[t - 1]);
+    auto type = decodeThermometer(kTemperatureType, {t}, context());
+    REQUIRE(type.isOk());
+    CHECK(type->readings.empty());
+    CHECK(type->fields.at(0).value == sites[t - 1]);
+  }
+  auto none = decodeThermometer(kTemperatureMeasurement, {0x00, 0x72, 0x01, 0x00, 0xFF}, context());
+  REQUIRE(none.isOk());
+  CHECK(none->readings.at(0).components()[0].code.empty());
+}
+
+TEST_CASE("Temperature type and measurement interval decode to fields only", "[unit][thermometer]") {
+  auto interval = decodeThermometer(kMeasurementInterval, {0x2C, 0x01}, context());
+  REQUIRE(interval.isOk());
+  CHECK(interval->readings.empty());
+  CHECK(interval->fields.at(0).value == "300 s");
+  auto off = decodeThermometer(kMeasurementInterval, {0x00, 0x00}, context());
+  REQUIRE(off.isOk());
+  CHECK(off->fields.at(0).value == "no periodic measurement");
+  struct Bad { std::uint16_t c; std::vector<std::uint8_t> bytes; const char* message; };
+  for (const Bad& b : {Bad{kTemperatureType, {}, "Temperature Type (0x2A1D): empty value"},
+                       Bad{kTemperatureType, {0x00}, "Temperature Type (0x2A1D): reserved temperature type"},
+                       Bad{kTemperatureType, {0x0A}, "Temperature Type (0x2A1D): reserved temperature type"},
+                       Bad{kTemperatureType, {0x01, 0x00}, "Temperature Type (0x2A1D): unexpected trailing bytes"},
+                       Bad{kMeasurementInterval, {0x01}, "Measurement Interval (0x2A21): too short for the interval"},
+                       Bad{kMeasurementInterval, {0x01, 0x00, 0x00},
+                           "Measurement Interval (0x2A21): unexpected trailing bytes"}}) {
+    auto r = decodeThermometer(b.c, b.bytes, context());
+    REQUIRE_FALSE(r.isOk());
+    CHECK(r.status().kind() == ErrorKind::kMalformedPayload);
+    CHECK(r.status().message() == b.message);
+  }
+}
