@@ -131,6 +131,9 @@ int runDecode(const DecodeOptions& o, std::ostream& out, std::ostream& err) {
   std::optional<DecodedPayload> context;
   const DriverDescriptor* contextDriver = nullptr;
   if (contextBytes) {
+    if (*characteristic != 0x2A18) {
+      return fail(err, "--context: a Glucose Measurement Context (0x2A34) belongs to a Glucose Measurement (2A18)");
+    }
     contextDriver = drivers::driverForCharacteristic(kGlucoseContext);
     if (!contextDriver || !contextDriver->decode) return fail(err, "no driver decodes characteristic 0x2A34 (--context)");
     auto c = contextDriver->decode(kGlucoseContext, *contextBytes, ctx);
@@ -155,6 +158,9 @@ int runDecode(const DecodeOptions& o, std::ostream& out, std::ostream& err) {
   }
   for (const auto& r : readings) {
     if (r.kind == ReadingKind::kGlucose) glucose = &r;
+  }
+  for (auto& r : readings) {
+    if (r.kind == ReadingKind::kGlucoseContext && glucose && r.relatedReadingId.empty()) r.relatedReadingId = glucose->id;
   }
 
   fhir::DeviceRecord record;

@@ -97,7 +97,7 @@ check "a bad address exits 2" 2 $rc
 run badfmt --characteristic 2A1C --hex "00 72 01 00 FF" --format xml
 check "a bad format exits 2" 2 $rc
 run ctx --characteristic 2A1C --hex "00 72 01 00 FF" --context "00 01 00"
-check "a --context nobody can decode exits 2" 2 $rc
+check "a --context with a non-glucose characteristic exits 2" 2 $rc
 contains "names the context characteristic" "$WORK/ctx.err" "0x2A34"
 run missing --hex "00"
 check "a missing --characteristic is a usage error" 2 $rc
