@@ -119,7 +119,9 @@ class Reader {
   bool ok_ = true;
 };
 
-bool validMeasure(std::uint16_t m) { return m >= 1 && m <= static_cast<std::uint16_t>(Measure::kHbA1c); }
+// The model's name table is the one list of known measures (append-only), so
+// a measure added there is stored and read back without touching the codec.
+bool validMeasure(std::uint16_t m) { return measureName(static_cast<Measure>(m)) != "unknown"; }
 
 }  // namespace
 
@@ -204,7 +206,7 @@ Result<Reading> decodeReading(const std::uint8_t* data, std::size_t size) {
   if (!key && in.ok()) return corrupt("device key does not parse");
   if (key) r.device = *key;
   std::uint8_t kind = in.u8();
-  if (kind < 1 || kind > static_cast<std::uint8_t>(ReadingKind::kEcg)) in.fail();
+  if (readingKindName(static_cast<ReadingKind>(kind)) == "unknown") in.fail();  // the model lists known kinds
   r.kind = static_cast<ReadingKind>(kind);
   r.subject = in.str();
   if (in.present()) r.userSlot = in.u8();

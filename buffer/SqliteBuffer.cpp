@@ -1132,6 +1132,24 @@ Result<std::vector<DeadLetter>> SqliteBuffer::listDeadLetters(std::size_t limit)
   return out;
 }
 
+Result<std::optional<Reading>> SqliteBuffer::find(const std::string& readingId) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> g(m.dbMutex);
+  for (const char* sql : {"SELECT body FROM readings WHERE id = ?1 AND body IS NOT NULL",
+                          "SELECT body FROM dead_letters WHERE id = ?1"}) {
+    Stmt s = m.stmt(sql);
+    if (!s.valid()) return sqlStatus(sqlite3_errcode(m.db), "prepare find");
+    int rc = s.bind(1, readingId).step();
+    if (rc == SQLITE_ROW) {
+      auto reading = decodeReading(s.blob(0), s.blobSize(0));
+      if (!reading) return Status(ErrorKind::kCorrupt, "stored body failed its checksum");
+      return std::optional<Reading>(std::move(reading).value());
+    }
+    if (rc != SQLITE_DONE) return sqlStatus(rc, "find reading");
+  }
+  return std::optional<Reading>();
+}
+
 Status SqliteBuffer::requeueDeadLetter(const std::string& readingId) {
   Impl& m = *impl_;
   return m.submit([&]() -> Status {

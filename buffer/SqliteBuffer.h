@@ -82,6 +82,7 @@ class SqliteBuffer final : public ReadingStore,
                     UtcInstant notBefore) override;
   Status reject(const std::string& readingId, std::int64_t leaseId, const Rejection& rejection) override;
   Result<StoreCounters> counters() override;
+  Result<std::optional<Reading>> find(const std::string& readingId) override;
 
   // DeadLetterStore
   Result<std::vector<DeadLetter>> listDeadLetters(std::size_t limit) override;

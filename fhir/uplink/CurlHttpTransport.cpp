@@ -3,6 +3,9 @@
 #include <curl/curl.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <mutex>
 
 namespace rpm::fhir {
@@ -51,6 +54,32 @@ ErrorKind kindOf(CURLcode code) {
     default:
       return ErrorKind::kIo;
   }
+}
+
+// The request body, read by libcurl through a callback so that it cannot be
+// sent twice: libcurl silently resends a request whose reused connection died
+// before any response byte, which would duplicate a POST the server already
+// committed (seen with the test server's drop-after-commit fault). Rewinding
+// is allowed only before anything was read; a resend attempt then fails with
+// CURLE_SEND_FAIL_REWIND and is reported as an uncertain outcome, which the
+// uplink resolves by searching the identifiers.
+struct BodySource {
+  const std::string* body;
+  size_t offset = 0;
+};
+
+size_t readBody(char* buffer, size_t size, size_t count, void* user) {
+  auto* src = static_cast<BodySource*>(user);
+  size_t n = std::min(size * count, src->body->size() - src->offset);
+  std::memcpy(buffer, src->body->data() + src->offset, n);
+  src->offset += n;
+  return n;
+}
+
+int seekBody(void* user, curl_off_t offset, int origin) {
+  auto* src = static_cast<BodySource*>(user);
+  if (origin == SEEK_SET && offset == 0 && src->offset == 0) return CURL_SEEKFUNC_OK;
+  return CURL_SEEKFUNC_FAIL;
 }
 
 // Keeps the Location header of the final response.
@@ -114,11 +143,16 @@ HttpOutcome CurlHttpTransport::send(const HttpRequest& request) {
 
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  BodySource source{&body, 0};
   if (request.method == "GET") {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
   } else {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, &readBody);
+    curl_easy_setopt(c, CURLOPT_READDATA, &source);
+    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, &seekBody);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, &source);
   }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &appendBody);

@@ -96,14 +96,15 @@ struct FhirUplink::Sent {
 
 FhirUplink::FhirUplink(FhirUplinkOptions options, HttpTransport& transport, AccessTokenProvider& auth,
                        DeviceLogicalIdStore& deviceIds, const TimeZoneRules& zone, const Clock& clock,
-                       DeviceRecordSource deviceRecords)
+                       DeviceRecordSource deviceRecords, RelatedReadingSource relatedReadings)
     : options_(std::move(options)),
       transport_(transport),
       auth_(auth),
       deviceIds_(deviceIds),
       zone_(zone),
       clock_(clock),
-      deviceRecords_(std::move(deviceRecords)) {
+      deviceRecords_(std::move(deviceRecords)),
+      relatedReadings_(std::move(relatedReadings)) {
   while (!options_.baseUrl.empty() && options_.baseUrl.back() == '/') options_.baseUrl.pop_back();
 }
 
@@ -310,9 +311,19 @@ std::vector<DeliveryOutcome> FhirUplink::deliver(const std::vector<Reading>& rea
       deviceIdByKey[key] = *id;
     }
     const Reading* related = nullptr;
+    std::optional<Reading> stored;
     if (r.kind == ReadingKind::kGlucoseContext) {
       for (const auto& other : readings) {
         if (other.id == r.relatedReadingId) related = &other;
+      }
+      if (!related && relatedReadings_ && !r.relatedReadingId.empty()) {
+        auto found = relatedReadings_(r.relatedReadingId);
+        if (!found.isOk()) {
+          decide(i, retryOutcome(found.status()));
+          continue;
+        }
+        stored = std::move(*found);
+        if (stored) related = &*stored;
       }
     }
     MappingContext ctx;

@@ -46,6 +46,10 @@ struct FhirUplinkOptions {
 // metadata); supplied by the composition root.
 using DeviceRecordSource = std::function<DeviceRecord(const Reading&)>;
 
+// A stored reading by id (ReadingStore::find): the glucose record a context
+// belongs to when it is not in the same batch.
+using RelatedReadingSource = std::function<Result<std::optional<Reading>>(const std::string& readingId)>;
+
 // Figures for status and metrics. No PHI.
 struct UplinkCounters {
   std::uint64_t requests = 0;
@@ -62,7 +66,7 @@ class FhirUplink final : public Uplink {
  public:
   FhirUplink(FhirUplinkOptions options, HttpTransport& transport, AccessTokenProvider& auth,
              DeviceLogicalIdStore& deviceIds, const TimeZoneRules& zone, const Clock& clock,
-             DeviceRecordSource deviceRecords);
+             DeviceRecordSource deviceRecords, RelatedReadingSource relatedReadings);
 
   // GET /metadata: a FHIR 4.0 server, and updateCreate on Observation when
   // the mode is PUT. kConfigInvalid / kUnavailable with a reason otherwise.
@@ -90,6 +94,7 @@ class FhirUplink final : public Uplink {
   const TimeZoneRules& zone_;
   const Clock& clock_;
   DeviceRecordSource deviceRecords_;
+  RelatedReadingSource relatedReadings_;
   std::optional<std::string> hubDeviceId_;
   // Reading ids whose last send had an uncertain outcome: search before resending.
   std::set<std::string> uncertain_;

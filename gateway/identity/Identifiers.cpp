@@ -117,7 +117,14 @@ std::string deviceIdentifierPart(const DeviceKey& device) {
 }
 
 std::int64_t identifierTimestampSeconds(const Reading& r) {
-  if (r.deviceTime && r.deviceTime->isKnown() && r.deviceTime->isValid()) return r.deviceTime->secondsSince2000();
+  if (r.deviceTime && r.deviceTime->isKnown() && r.deviceTime->isValid()) {
+    // CGM records share the session start: each is placed by its Time Offset.
+    // (Glucose records keep the Base Time alone: their offset can change.)
+    if (r.kind == ReadingKind::kCgmGlucose && r.deviceTimeOffsetMinutes) {
+      return r.deviceTime->secondsSince2000() + std::int64_t(*r.deviceTimeOffsetMinutes) * 60;
+    }
+    return r.deviceTime->secondsSince2000();
+  }
   return toLocal(r.effectiveStart, r.utcOffsetMinutes).secondsSince2000();
 }
 

@@ -56,7 +56,8 @@ std::string conditionalCreateIdentifier(const ConditionalIdParts& parts);
 std::string deviceIdentifierPart(const DeviceKey& device);
 
 // The timestamp seconds the identifier uses for a reading: the device time
-// (the Base Time for glucose records), or, when the device sent no usable
+// (the Base Time for glucose records; session start + Time Offset for CGM
+// records), or, when the device sent no usable
 // time, the gateway's effective time on the hub's wall clock.
 std::int64_t identifierTimestampSeconds(const Reading& reading);
 

@@ -108,6 +108,10 @@ class ReadingStore {
   virtual Status reject(const std::string& readingId, std::int64_t leaseId, const Rejection& rejection) = 0;
 
   virtual Result<StoreCounters> counters() = 0;
+
+  // A stored reading by id, in any state but pruned (the uplink maps a
+  // glucose context with its glucose reading). nullopt when not stored.
+  virtual Result<std::optional<Reading>> find(const std::string& readingId) = 0;
 };
 
 }  // namespace rpm

@@ -181,11 +181,19 @@ const RULES = {
     check: (r) => (r.valueCodeableConcept || r.dataAbsentReason ? [] : ['neither valueCodeableConcept nor dataAbsentReason']),
   },
   'phd-bits-components': {
-    description: 'PhdBitsEnumerationObservation: at least one component, each with a valueBoolean',
+    // HL7/phd StructureDefinition.PhdBitsEnumerationObservation.fsh: component value[x] only CodeableConcept,
+    // coded from v2-0136 (Y set, N cleared), or dataAbsentReason #unsupported. (The shared reference §4.5 says
+    // valueBoolean; the IG source is authoritative.)
+    description: 'PhdBitsEnumerationObservation: at least one component, each a v2-0136 Y/N valueCodeableConcept '
+      + 'or dataAbsentReason unsupported',
     check: (r) => {
       if (!r.component || r.component.length === 0) return ['no component'];
-      return r.component.map((c, i) => (typeof c.valueBoolean === 'boolean' ? null : `component[${i}] has no valueBoolean`))
-        .filter(Boolean);
+      const V2_0136 = 'http://terminology.hl7.org/CodeSystem/v2-0136';
+      return r.component.map((c, i) => {
+        const yn = codings(c.valueCodeableConcept).some((x) => x.system === V2_0136 && ['Y', 'N'].includes(x.code));
+        const unsupported = codings(c.dataAbsentReason).some((x) => x.code === 'unsupported');
+        return yn || unsupported ? null : `component[${i}] is neither a v2-0136 Y/N valueCodeableConcept nor unsupported`;
+      }).filter(Boolean);
     },
   },
   'phd-coincident-timestamp': {

@@ -100,8 +100,8 @@ const bpStatus = {
   device: { reference: 'Device/phd-1' },
   derivedFrom: [{ reference: 'Observation/bp-1' }],
   component: [{
-    code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/ASN1ToHL7', code: '8410608.2', display: 'irregular-pulse' }] },
-    valueBoolean: true,
+    code: { coding: [{ system: 'http://hl7.org/fhir/uv/phd/CodeSystem/ASN1ToHL7', code: '8410608.2', display: 'irregular-pulse' }] },
+    valueCodeableConcept: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0136', code: 'Y' }] },
   }],
 };
 
@@ -265,7 +265,7 @@ const NEGATIVE = {
   'phd-numeric-value.json': mutate(glucose, (r) => { delete r.valueQuantity.code; }),
   'phd-compound-components.json': mutate(bp, (r) => { r.valueQuantity = { value: 121, unit: 'mmHg', system: UCUM, code: 'mm[Hg]' }; }),
   'phd-coded-value.json': mutate(mealContext, (r) => { delete r.valueCodeableConcept; }),
-  'phd-bits-components.json': mutate(bpStatus, (r) => { delete r.component[0].valueBoolean; r.component[0].valueString = 'true'; }),
+  'phd-bits-components.json': mutate(bpStatus, (r) => { delete r.component[0].valueCodeableConcept; r.component[0].valueBoolean = true; }),
   'phd-coincident-timestamp.json': mutate(coincident, (r) => { r.subject = { reference: 'Patient/123' }; }),
   'device-identifier.json': mutate(phdDevice, (r) => { r.identifier = [{ system: 'urn:example:serial', value: 'SN0001' }]; }),
   'device-identifier-format.json': mutate(phdDevice, (r) => { r.identifier[1].value = 'b0:49:5f:00:10:71'; }),

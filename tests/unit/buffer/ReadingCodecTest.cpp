@@ -176,3 +176,22 @@ TEST_CASE("Any flipped byte or truncation of a stored reading is detected", "[un
   longer.push_back(0);
   CHECK_FALSE(decodeReading(longer.data(), longer.size()).isOk());
 }
+
+TEST_CASE("Every measure the model knows round-trips through the codec", "[unit][codec]") {
+  // Regression: the codec once hard-coded the last measure and refused bodies
+  // with measures added later (glucose sample location), as "corrupt".
+  for (std::uint16_t m = 1; rpm::measureName(static_cast<rpm::Measure>(m)) != "unknown"; ++m) {
+    rpm::Reading r;
+    r.id = "r";
+    r.device = *rpm::DeviceKey::parse("bt:B0495F001071");
+    rpm::Component c;
+    c.measure = static_cast<rpm::Measure>(m);
+    c.quantity = rpm::Quantity{rpm::Decimal(1, 0), rpm::SpecialValue::kNone, "1"};
+    r.value = std::vector<rpm::Component>{c};
+    auto bytes = rpm::buffer::encodeReading(r);
+    auto back = rpm::buffer::decodeReading(bytes.data(), bytes.size());
+    INFO(rpm::measureName(c.measure));
+    REQUIRE(back.isOk());
+    CHECK(back->components().at(0).measure == c.measure);
+  }
+}

@@ -412,3 +412,16 @@ TEST_CASE("A stored body that fails its checksum is dead-lettered, never uploade
   REQUIRE(dead->size() == 1);
   CHECK(dead->at(0).reading.id == "bad");
 }
+
+TEST_CASE("A stored reading can be found by its id; an unknown id finds nothing", "[unit][buffer]") {
+  Fixture f;
+  REQUIRE(f.store->append({test::sampleReading("r1"), test::sampleReading("r2", 1700000100)}).isOk());
+  auto found = f.store->find("r2");
+  REQUIRE(found.isOk());
+  REQUIRE(found->has_value());
+  CHECK((*found)->id == "r2");
+  CHECK((*found)->components().at(0).quantity.value.toString() == "121.5");
+  auto none = f.store->find("nope");
+  REQUIRE(none.isOk());
+  CHECK_FALSE(none->has_value());
+}

@@ -63,7 +63,7 @@ struct Fixture {
       d.modelNumber = "T-1";
       d.kinds = {r.kind};
       return d;
-    });
+    }, [this](const std::string& id) { return store->find(id); });
   }
   void devicesCreated() {
     transport.answers.push_back(ScriptedTransport::json(201, R"({"resourceType":"Device","id":"hub-1"})"));

@@ -106,6 +106,11 @@ TEST_CASE("Glucose identifiers use the base time, not base time plus offset", "[
   Reading r = glucoseRecord(17, LocalDateTime{2024, 3, 15, 7, 30, 0}, 0);
   r.deviceTimeOffsetMinutes = 60;
   CHECK(identifierTimestampSeconds(r) == 763803000);
+  // CGM records: session start + Time Offset.
+  Reading cgm = glucoseRecord(5, LocalDateTime{2024, 3, 15, 7, 30, 0}, 0);
+  cgm.kind = ReadingKind::kCgmGlucose;
+  cgm.deviceTimeOffsetMinutes = 5;
+  CHECK(identifierTimestampSeconds(cgm) == 763803300);
   // No usable device time: the effective instant on the hub's wall clock.
   Reading live;
   live.effectiveStart = fromLocal(LocalDateTime{2024, 5, 6, 8, 9, 10}, 120);

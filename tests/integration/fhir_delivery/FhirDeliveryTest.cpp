@@ -1,0 +1,253 @@
+// Decoders -> FHIR mapping -> FhirUplink -> the validating FHIR test server
+// (tests/fhir-server), run under tests/services/with-services.sh.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <nlohmann/json.hpp>
+
+#include "buffer/SqliteBuffer.h"
+#include "drivers/registry/DriverRegistry.h"
+#include "fhir/FixedOffsetZone.h"
+#include "fhir/uplink/CurlHttpTransport.h"
+#include "fhir/uplink/FhirUplink.h"
+#include "gateway/identity/Identifiers.h"
+#include "tests/support/FakeClock.h"
+#include "tests/unit/buffer/BufferFixtures.h"
+
+using namespace rpm;
+using namespace rpm::fhir;
+using nlohmann::json;
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// The test server's control API (docs/testing.md).
+class Control {
+ public:
+  Control() : base_(env("RPM_TEST_FHIR_CONTROL_URL")), http_(CurlTransportOptions{}) {}
+  json call(const std::string& method, const std::string& path, const std::string& body = "") {
+    HttpRequest r{method, base_ + path, {{"Content-Type", "application/json"}}, body, false};
+    auto out = http_.send(r);
+    REQUIRE(std::holds_alternative<HttpResponse>(out));
+    const auto& resp = std::get<HttpResponse>(out);
+    REQUIRE(resp.status < 300);
+    return resp.body.empty() ? json() : json::parse(resp.body, nullptr, false);
+  }
+  void reset() { call("POST", "/reset"); }
+  std::size_t count(const std::string& type) { return call("GET", "/resources/" + type).size(); }
+  std::string allBodies() {
+    std::string all;
+    for (const auto& r : call("GET", "/requests")) all += r.value("body", std::string()) + "\n";
+    return all;
+  }
+
+ private:
+  std::string base_;
+  CurlHttpTransport http_;
+};
+
+struct Corpus {
+  std::vector<Reading> readings;
+  std::size_t payloads = 0;
+};
+
+// Every seed of the decoder fuzz corpus (2-byte UUID LE, option byte, value), decoded.
+Corpus decodeCorpus() {
+  Corpus c;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(RPM_SOURCE_DIR) + "/tests/fuzz/corpus")) {
+    files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& path : files) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.size() < 3) continue;
+    std::uint16_t uuid = static_cast<std::uint16_t>(bytes[0] | (bytes[1] << 8));
+    const DriverDescriptor* d = drivers::driverForCharacteristic(uuid);
+    if (!d) continue;
+    DecodeContext ctx;
+    // One device per payload file: two test vectors with one time stamp are not one device measuring twice.
+    char address[32];
+    std::snprintf(address, sizeof address, "bt:B0495F0010%02X", static_cast<unsigned>(c.payloads & 0xFF));
+    ctx.device = *DeviceKey::parse(address);
+    // Each payload received a minute after the last: live readings of one device never share a second.
+    ctx.receivedAt = UtcInstant(std::chrono::seconds(1767225600 + 60 * static_cast<long>(c.payloads)));
+    ctx.utcOffsetMinutes = 60;
+    if (bytes[2] & 1) ctx.sessionStart = LocalDateTime{2025, 12, 31, 20, 0, 0, 0};
+    auto decoded = d->decode(uuid, std::vector<std::uint8_t>(bytes.begin() + 3, bytes.end()), ctx);
+    INFO(path.filename().string());
+    REQUIRE(decoded.isOk());
+    ++c.payloads;
+    for (auto r : decoded->readings) {
+      r.subject = "Patient/123";
+      r.id = computeReadingId(r);
+      c.readings.push_back(r);
+    }
+  }
+  // A glucose context belongs to the glucose record with its sequence number.
+  std::vector<Reading> kept;
+  for (auto& r : c.readings) {
+    if (r.kind != ReadingKind::kGlucoseContext) {
+      kept.push_back(r);
+      continue;
+    }
+    for (const auto& g : c.readings) {
+      if (g.kind == ReadingKind::kGlucose && g.sequence == r.sequence) {
+        r.relatedReadingId = g.id;
+        kept.push_back(r);
+      }
+    }
+  }
+  c.readings = kept;
+  return c;
+}
+
+struct UplinkUnderTest {
+  rpm::test::TempDir dir;
+  rpm::test::FakeClock clock;
+  std::unique_ptr<buffer::SqliteBuffer> store;
+  std::unique_ptr<CurlHttpTransport> transport;
+  std::unique_ptr<AccessTokenProvider> auth = makeNoAuthorization();
+  FixedOffsetZone zone{60};
+  std::unique_ptr<FhirUplink> uplink;
+
+  explicit UplinkUnderTest(CurlTransportOptions transportOptions = {}) {
+    buffer::BufferOptions o;
+    o.path = dir.file("buffer.db");
+    store = std::move(buffer::SqliteBuffer::open(o, clock)).value();
+    transportOptions.requestTimeoutMs = 20000;
+    transport = std::make_unique<CurlHttpTransport>(transportOptions);
+    FhirUplinkOptions options;
+    options.baseUrl = env("RPM_TEST_FHIR_BASE_URL");
+    options.hub = HubRecord{"hub-test", "DC:A6:32:00:00:01", "0.1.0"};
+    uplink = std::make_unique<FhirUplink>(options, *transport, *auth, *store, zone, clock, [](const Reading& r) {
+      DeviceRecord d;
+      d.key = r.device;
+      d.source = DeviceInfoSource::kBleDeviceInformation;
+      d.manufacturer = "ACME Medical";
+      d.modelNumber = "Multi-1";
+      d.serialNumber = "SN0001";
+      d.kinds = {r.kind};
+      return d;
+    }, [this](const std::string& id) { return store->find(id); });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Every decodable corpus payload is accepted by the validating server, once", "[fhir-http]") {
+  Control control;
+  control.reset();
+  Corpus corpus = decodeCorpus();
+  REQUIRE(corpus.readings.size() >= 15);
+  UplinkUnderTest u;
+  auto outcomes = u.uplink->deliver(corpus.readings);
+  REQUIRE(outcomes.size() == corpus.readings.size());
+  std::size_t observations = 0;
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    INFO(readingKindName(corpus.readings[i].kind) << ": " << outcomes[i].reason.toString() << " "
+                                                   << outcomes[i].rejection.reason);
+    CHECK(outcomes[i].verdict == DeliveryVerdict::kDelivered);
+    observations += outcomes[i].receipt.resourceIds.size();
+  }
+  CHECK(control.count("Observation") == observations);
+  std::set<std::string> devices;
+  for (const auto& r : corpus.readings) devices.insert(r.device.canonical());
+  CHECK(control.count("Device") == devices.size() + 1);  // the hub and each device
+
+  // Exact decimals reached the server byte for byte. (Measures the mapper uploads as a plain valueQuantity; a
+  // flagged PLX value goes out as a dataAbsentReason, a weight scale's height is not uploaded.)
+  std::string bodies = control.allBodies();
+  const std::set<Measure> plain = {Measure::kBodyTemperature, Measure::kSystolic, Measure::kDiastolic,
+                                   Measure::kMeanArterialPressure, Measure::kGlucoseConcentration,
+                                   Measure::kBodyWeight, Measure::kBmi};
+  std::size_t checked = 0;
+  for (const auto& r : corpus.readings) {
+    for (const auto& c : r.components()) {
+      if (c.quantity.special != SpecialValue::kNone || !plain.count(c.measure)) continue;
+      INFO(measureName(c.measure) << " " << c.quantity.value.toString() << " " << c.quantity.unit);
+      CHECK(bodies.find("\"value\":" + c.quantity.value.toString() + ",") != std::string::npos);
+      ++checked;
+    }
+  }
+  CHECK(checked >= 8);
+
+  // Delivering the same readings again creates nothing new.
+  auto again = u.uplink->deliver(corpus.readings);
+  for (const auto& o : again) CHECK(o.verdict == DeliveryVerdict::kDelivered);
+  CHECK(control.count("Observation") == observations);
+  CHECK(u.uplink->counters().observationsExisting == observations);
+}
+
+TEST_CASE("A server that ignores If-None-Exist and drops responses gets no duplicates", "[fhir-http]") {
+  Control control;
+  control.reset();
+  Corpus corpus = decodeCorpus();
+  std::vector<Reading> some(corpus.readings.begin() + 1, corpus.readings.begin() + 7);
+  UplinkUnderTest u;
+  REQUIRE(u.store->append(corpus.readings).isOk());  // a context finds its glucose record in the buffer
+
+  // The hub's Device first, undisturbed; the batch below then reuses the kept-alive connection, the case where
+  // libcurl would silently resend a POST whose connection died (CurlHttpTransport forbids that).
+  REQUIRE(u.uplink->deliver({corpus.readings[0]})[0].verdict == DeliveryVerdict::kDelivered);
+  std::size_t before = control.count("Observation");
+  control.call("POST", "/faults", R"({"action":"ignore-if-none-exist","match":{"path":"^/"}})");
+  control.call("POST", "/faults", R"({"action":"drop-after-commit","match":{"method":"POST","path":"^/$"},"times":1})");
+  auto first = u.uplink->deliver(some);
+  for (const auto& o : first) {
+    INFO(o.reason.toString());
+    CHECK(o.verdict == DeliveryVerdict::kRetry);  // the answer was lost
+  }
+  std::size_t committed = control.count("Observation") - before;  // what the server stored from the lost answer
+  CHECK(committed > 0);
+  auto second = u.uplink->deliver(some);
+  std::size_t observations = 0;
+  for (const auto& o : second) {
+    INFO(o.reason.toString());
+    CHECK(o.verdict == DeliveryVerdict::kDelivered);
+    observations += o.receipt.resourceIds.size();
+  }
+  // Every Observation exists exactly once: the resend found them by identifier instead of posting again.
+  CHECK(control.count("Observation") == before + observations);
+  CHECK(u.uplink->counters().resolvedBySearch == committed);
+}
+
+TEST_CASE("503 with Retry-After is reported for the engine to honour", "[fhir-http]") {
+  Control control;
+  control.reset();
+  Corpus corpus = decodeCorpus();
+  UplinkUnderTest u;
+  REQUIRE(u.uplink->deliver({corpus.readings[0]})[0].verdict == DeliveryVerdict::kDelivered);
+  control.call("POST", "/faults", R"({"action":"status","status":503,"retryAfter":7,"match":{"path":"^/$"},"times":1})");
+  auto out = u.uplink->deliver({corpus.readings[1]});
+  CHECK(out[0].verdict == DeliveryVerdict::kRetry);
+  CHECK(out[0].serverDelay == std::chrono::seconds(7));
+  CHECK(u.uplink->deliver({corpus.readings[1]})[0].verdict == DeliveryVerdict::kDelivered);
+}
+
+TEST_CASE("TLS with the test CA delivers; without it nothing is sent", "[fhir-tls]") {
+  Control control;
+  control.reset();
+  Corpus corpus = decodeCorpus();
+  {
+    CurlTransportOptions wrong;  // system CAs only: the test CA is not trusted
+    UplinkUnderTest u(wrong);
+    auto out = u.uplink->deliver({corpus.readings[0]});
+    CHECK(out[0].verdict == DeliveryVerdict::kRetry);
+    CHECK(control.call("GET", "/requests").empty());
+  }
+  CurlTransportOptions trusted;
+  trusted.caFile = env("RPM_TEST_FHIR_CA_FILE");
+  UplinkUnderTest u(trusted);
+  CHECK(u.uplink->deliver({corpus.readings[0]})[0].verdict == DeliveryVerdict::kDelivered);
+  CHECK(control.count("Observation") >= 1);
+}
