@@ -7,7 +7,9 @@
 
 #include "drivers/registry/DriverRegistry.h"
 #include "gateway/cli/DecodeCommand.h"
+#include "gateway/cli/ControlCommands.h"
 #include "gateway/config/Config.h"
+#include "gateway/daemon/Daemon.h"
 #include "gateway/log/Log.h"
 
 #ifndef RPM_GATEWAY_VERSION
@@ -15,9 +17,7 @@
 #endif
 
 namespace rpm::cli {
-namespace {
 
-// The full key table: the gateway's keys plus each driver's under drivers.<name>.
 std::vector<ConfigKeySpec> allConfigKeys() {
   std::vector<ConfigKeySpec> keys = gatewayConfigKeys();
   for (const DriverDescriptor* d : drivers::registeredDrivers()) {
@@ -28,6 +28,8 @@ std::vector<ConfigKeySpec> allConfigKeys() {
   }
   return keys;
 }
+
+namespace {
 
 // Loads the file; prints one line per problem on stderr. nullopt on problems.
 std::optional<Config> loadOrReport(const std::string& path) {
@@ -49,17 +51,7 @@ int checkConfig(const std::string& path) {
 int run(const std::string& path) {
   auto config = loadOrReport(path);
   if (!config) return 2;
-  log::Level level = log::Level::kInfo;
-  log::parseLevel(config->string("logging.level"), level);
-  log::setLevel(level);
-  log::notice("gateway", "configuration loaded",
-              {{"drivers", static_cast<std::uint64_t>(drivers::registeredDrivers().size())},
-               {"enrolment_seeds", static_cast<std::uint64_t>(config->tables("devices").size())}});
-  // The delivery pipeline (buffer, uplink, drivers) is wired here by the
-  // issues that build it; until then run says so and fails honestly.
-  log::error("gateway", "the delivery pipeline is not built in this version; nothing to run",
-             {{"error", ErrorKind::kUnsupported}});
-  return 1;
+  return daemon::runDaemon(*config, path, allConfigKeys());
 }
 
 int version() {
@@ -86,7 +78,7 @@ int runCommandLine(int argc, char** argv) {
   CLI::App app{"rpm-gateway: remote patient monitoring edge gateway (BLE and MQTT health devices to FHIR R4)",
                "rpm-gateway"};
   app.require_subcommand(1);
-  app.footer("Exit codes: 0 ok, 1 failure, 2 usage error or invalid configuration.");
+  app.footer("Exit codes: 0 ok, 1 failure, 2 usage error or invalid configuration, 3 the daemon is not running.");
   std::string configPath = kDefaultConfigPath;
   const std::string keyHelp = formatConfigHelp(allConfigKeys());
 
@@ -121,6 +113,8 @@ int runCommandLine(int argc, char** argv) {
   decodeCmd->footer("Exit codes: 0 decoded (an empty collection and a note on stderr when nothing is uploaded), "
                     "2 malformed input (one line on stderr).");
 
+  auto runControlCommand = addControlCommands(app, configPath);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -136,6 +130,7 @@ int runCommandLine(int argc, char** argv) {
   if (*versionCmd) return version();
   if (*driversCmd) return listDrivers();
   if (*decodeCmd) return runDecode(decodeOptions, std::cout, std::cerr);
+  if (int code = runControlCommand(); code >= 0) return code;
   return 2;
 }
 

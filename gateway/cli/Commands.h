@@ -5,9 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "gateway/ports/ConfigKeySpec.h"
+
 namespace rpm::cli {
 
 inline constexpr const char* kDefaultConfigPath = "/etc/rpm-gateway/gateway.toml";
+
+// The full configuration key table: the gateway's keys plus each driver's
+// under drivers.<name>.
+std::vector<ConfigKeySpec> allConfigKeys();
 
 // Parses argv and runs the chosen subcommand.
 int runCommandLine(int argc, char** argv);

@@ -20,11 +20,20 @@ void WorkerHeartbeats::beat(const std::string& worker) {
   if (it != beatThisRound_.end()) it->second = true;
 }
 
-bool WorkerHeartbeats::allBeatSinceLastCheck(std::vector<std::string>* silent) {
+void WorkerHeartbeats::busyUntil(const std::string& worker, std::chrono::steady_clock::time_point deadline) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (hung_[worker]) return;
+  busyUntil_[worker] = deadline;
+}
+
+bool WorkerHeartbeats::allBeatSinceLastCheck(std::chrono::steady_clock::time_point now,
+                                             std::vector<std::string>* silent) {
   std::lock_guard<std::mutex> lock(mutex_);
   bool all = true;
   for (auto& [name, beat] : beatThisRound_) {
-    if (!beat) {
+    auto busy = busyUntil_.find(name);
+    bool inBoundedOperation = busy != busyUntil_.end() && busy->second > now;
+    if (!beat && !inBoundedOperation) {
       all = false;
       if (silent) silent->push_back(name);
     }

@@ -4,6 +4,7 @@
 // stops the pings and systemd restarts the service.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
@@ -19,9 +20,13 @@ class WorkerHeartbeats {
   void remove(const std::string& worker);
   // The worker is alive.
   void beat(const std::string& worker);
-  // True when every worker beat since the previous successful check; then
-  // starts a new round. Workers that did not beat are returned in `silent`.
-  bool allBeatSinceLastCheck(std::vector<std::string>* silent = nullptr);
+  // The worker starts an operation bounded by a deadline (an HTTP request
+  // with a timeout): it counts as alive until then.
+  void busyUntil(const std::string& worker, std::chrono::steady_clock::time_point deadline);
+  // True when every worker beat since the previous successful check (or is
+  // inside a bounded operation at `now`); then starts a new round. Workers
+  // that did not are returned in `silent`.
+  bool allBeatSinceLastCheck(std::chrono::steady_clock::time_point now, std::vector<std::string>* silent = nullptr);
   // Test-only fault switch: the worker's beats are ignored, as if it hung.
   void hangForTest(const std::string& worker);
 
@@ -29,6 +34,7 @@ class WorkerHeartbeats {
   std::mutex mutex_;
   std::map<std::string, bool> beatThisRound_;
   std::map<std::string, bool> hung_;
+  std::map<std::string, std::chrono::steady_clock::time_point> busyUntil_;
 };
 
 }  // namespace rpm::engine

@@ -99,17 +99,24 @@ TEST_CASE("Stream samples become one stored window summary; partial windows are 
 
 TEST_CASE("The watchdog sees a worker that stopped beating", "[unit][watchdog]") {
   WorkerHeartbeats hb;
+  auto now = std::chrono::steady_clock::time_point(std::chrono::hours(1));
   hb.add("delivery");
   hb.add("ingest");
-  CHECK(hb.allBeatSinceLastCheck());  // grace round after registration
+  CHECK(hb.allBeatSinceLastCheck(now));  // grace round after registration
   hb.beat("delivery");
   std::vector<std::string> silent;
-  CHECK_FALSE(hb.allBeatSinceLastCheck(&silent));
+  CHECK_FALSE(hb.allBeatSinceLastCheck(now, &silent));
   CHECK(silent == std::vector<std::string>{"ingest"});
   hb.beat("ingest");
-  CHECK(hb.allBeatSinceLastCheck());
+  CHECK(hb.allBeatSinceLastCheck(now));
+  // A worker inside a bounded operation (an HTTP request with a timeout) is alive until its deadline.
+  hb.beat("ingest");
+  hb.busyUntil("delivery", now + 30s);
+  CHECK(hb.allBeatSinceLastCheck(now + 10s));
+  hb.beat("ingest");
+  CHECK_FALSE(hb.allBeatSinceLastCheck(now + 31s));
   hb.hangForTest("ingest");
   hb.beat("delivery");
   hb.beat("ingest");  // ignored: the worker "hangs"
-  CHECK_FALSE(hb.allBeatSinceLastCheck());
+  CHECK_FALSE(hb.allBeatSinceLastCheck(now + 40s));
 }
