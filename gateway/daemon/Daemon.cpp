@@ -51,6 +51,7 @@ class HeartbeatTransport final : public fhir::HttpTransport {
   fhir::HttpOutcome send(const fhir::HttpRequest& request) override {
     heartbeats_.busyUntil(worker_, std::chrono::steady_clock::now() + budget_);
     auto out = inner_.send(request);
+    heartbeats_.busyUntil(worker_, {});  // the bounded operation is over
     heartbeats_.beat(worker_);
     return out;
   }

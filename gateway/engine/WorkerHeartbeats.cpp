@@ -48,6 +48,7 @@ void WorkerHeartbeats::hangForTest(const std::string& worker) {
   std::lock_guard<std::mutex> lock(mutex_);
   hung_[worker] = true;
   beatThisRound_[worker] = false;
+  busyUntil_.erase(worker);
 }
 
 }  // namespace rpm::engine

@@ -101,11 +101,13 @@ run syntax check-config --config "$WORK/syntax.toml"
 check "a TOML syntax error exits 2" 2 $rc
 contains "syntax error named" "$WORK/syntax.err" "syntax.toml:1: TOML syntax error"
 
-# A valid file full of canaries, run for real.
+# A valid file full of canaries, run for real with a state directory that cannot be created: the daemon
+# must say so and stop (exit 1), naming the problem, not the data.
 cat >"$WORK/canary.toml" <<TOML
 [hub]
 id = "hub-1"
 timezone = "UTC"
+state_directory = "/proc/rpm-gateway-cannot-exist"
 [fhir]
 base_url = "http://127.0.0.1:1/fhir"
 client_id = "tok-canary-Zq8v3XwL"
@@ -114,7 +116,8 @@ key = "bt:CA:FE:5D:1F:00:42"
 patient = "Patient/canary-pt-5d1f"
 TOML
 run canaryrun run --config "$WORK/canary.toml"
-contains "run logs with a priority prefix" "$WORK/canaryrun.err" "<5>gateway: configuration loaded"
+check "run stops with exit 1 when its state directory cannot be created" 1 $rc
+contains "run logs the start-up failure with a priority prefix" "$WORK/canaryrun.err" "<3>daemon: start-up failed"
 
 "$CANARY" "$WORK/all-output"
 check "no planted marker in anything the gateway printed" 0 $?
