@@ -388,11 +388,14 @@ struct SqliteBuffer::Impl {
     if (Status st = prepareDatabase(); !st.isOk()) return st;
     salvageFrom(target);
     if (Status st = exec("BEGIN IMMEDIATE", "begin"); !st.isOk()) return st;
-    Stmt q = stmt("UPDATE meta SET value = value + ?1 WHERE key = ?2");
-    Status st = run(q.bind(1, std::int64_t{1}).bind(2, std::string("quarantines")), "count quarantine");
+    Status st;
+    {
+      Stmt q = stmt("UPDATE meta SET value = value + ?1 WHERE key = ?2");
+      st = run(q.bind(1, std::int64_t{1}).bind(2, std::string("quarantines")), "count quarantine");
+    }
     if (st.isOk()) {
-      Stmt s = stmt("UPDATE meta SET value = value + ?1 WHERE key = ?2");
-      st = run(s.bind(1, static_cast<std::int64_t>(report.salvaged)).bind(2, std::string("salvaged")),
+      Stmt q = stmt("UPDATE meta SET value = value + ?1 WHERE key = ?2");
+      st = run(q.bind(1, static_cast<std::int64_t>(report.salvaged)).bind(2, std::string("salvaged")),
                "count salvage");
     }
     if (st.isOk()) st = exec("COMMIT", "commit");
@@ -419,7 +422,9 @@ struct SqliteBuffer::Impl {
       for (const char* sql : {sqlAsc, sqlDesc}) {
         sqlite3_stmt* s = nullptr;
         if (sqlite3_prepare_v2(old, sql, -1, &s, nullptr) != SQLITE_OK) {
+          // The schema itself is unreadable: whatever the table held is lost.
           sqlite3_finalize(s);
+          report.unsalvageable += 1;
           continue;
         }
         while (sqlite3_step(s) == SQLITE_ROW) {
