@@ -599,14 +599,39 @@ struct SqliteBuffer::Impl {
       return;
     }
     for (Op* o : batch) {
-      Status sp = exec("SAVEPOINT op", "savepoint");
+      if (sqlite3_get_autocommit(db)) break;  // an error rolled the whole transaction back: see below
+      Status sp;
+      {
+        Stmt savepoint = stmt("SAVEPOINT op");
+        sp = run(savepoint, "savepoint");
+      }
       if (!sp.isOk()) {
         o->result = sp;
         continue;
       }
       o->result = o->work();
-      if (!o->result.isOk()) sqlite3_exec(db, "ROLLBACK TO op", nullptr, nullptr, nullptr);
-      sqlite3_exec(db, "RELEASE op", nullptr, nullptr, nullptr);
+      if (!o->result.isOk()) {
+        Stmt rollback = stmt("ROLLBACK TO op");
+        (void)run(rollback, "roll back to savepoint");
+      }
+      Stmt release = stmt("RELEASE op");
+      (void)run(release, "release savepoint");
+    }
+    if (sqlite3_get_autocommit(db)) {
+      // Some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM) roll back the
+      // whole transaction, not just the statement: nothing of this batch is
+      // stored, whatever the individual ops reported.
+      Status lost(ErrorKind::kIo, "buffer database: transaction rolled back by a storage error");
+      for (Op* o : batch) {
+        if (o->result.kind() == ErrorKind::kStorageFull) {
+          lost = Status(ErrorKind::kStorageFull, "buffer database: transaction rolled back: disk or cap full");
+          break;
+        }
+      }
+      for (Op* o : batch) {
+        if (o->result.isOk() || o->result.kind() == ErrorKind::kDuplicate) o->result = lost;
+      }
+      return;
     }
     auto now = clock.monotonicNow();
     if (now >= nextPrune) {

@@ -4,6 +4,7 @@
 // be corrupt, and no reading whose append returned may be lost.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <set>
 
 #include "buffer/SqliteBuffer.h"
@@ -26,7 +27,7 @@ struct Run {
 Run runWithFault(test::FaultVfs& vfs, test::FaultVfs::Op op, int n, bool persistent, int errorCode,
                  bool plantedBug = false) {
   Run run;
-  test::TempDir dir;
+  test::TempDir dir(test::TempDir::memoryBackedBase());
   test::FakeClock clock;
   BufferOptions options;
   options.path = dir.file("buffer.db");
@@ -104,6 +105,7 @@ void sweep(test::FaultVfs::Op op, bool persistent, int errorCode) {
     if (!run.fired) break;
   }
   CHECK(n > 10);  // the workload really was exposed to faults
+  std::printf("fault sweep ended at operation %d\n", n);
 }
 
 }  // namespace

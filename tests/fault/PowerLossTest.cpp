@@ -28,13 +28,13 @@ struct Outcome {
 
 int iterations() {
   const char* env = std::getenv("RPM_BUFFER_LONG");
-  return env && std::string(env) == "1" ? 2000 : 150;
+  return env && std::string(env) == "1" ? 20000 : 1000;
 }
 
 // One run: random workload under the shim until the power is cut.
 void runOnce(test::FaultVfs& vfs, unsigned seed, bool syncOff, Outcome& outcome) {
   std::mt19937 rng(seed);
-  test::TempDir dir;
+  test::TempDir dir(test::TempDir::memoryBackedBase());
   test::FakeClock clock;
   BufferOptions options;
   options.path = dir.file("buffer.db");

@@ -161,7 +161,7 @@ TEST_CASE("Live readings are leased before stored backlogs, then oldest first", 
   CHECK(f.leaseIds(10) == std::vector<std::string>{"live-old", "live-new", "stored-old", "stored-new"});
 }
 
-TEST_CASE("A lease hides readings until it expires; a stale lease cannot retry or reject", "[unit][buffer]") {
+TEST_CASE("A lease hides readings until it expires and a stale lease can neither retry nor reject", "[unit][buffer]") {
   Fixture f;
   REQUIRE(f.store->append({test::sampleReading("a", 1), test::sampleReading("b", 2)}).isOk());
   auto first = f.store->lease(1);
