@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -221,11 +222,12 @@ struct SqliteBuffer::Impl {
     std::function<void()> onCommitted;      // in-memory effects, only after a durable commit
     Status result;
     bool done = false;
+    std::condition_variable cv;             // wakes only this op's thread
   };
   std::mutex queueMutex;
-  std::condition_variable queueCv;
-  std::vector<Op*> pending;
+  std::vector<std::shared_ptr<Op>> pending;
   bool leaderActive = false;
+  std::size_t lastBatchSize = 1;
 
   Impl(BufferOptions o, const Clock& c) : options(std::move(o)), clock(c) {}
   ~Impl() { closeDb(); }
@@ -549,8 +551,13 @@ struct SqliteBuffer::Impl {
     std::string dir = options.path;
     auto slash = dir.find_last_of('/');
     dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
-    if (!fileExists(dir) && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return Status(ErrorKind::kIo, "buffer database: cannot create its directory");
+    // Every missing level is created 0700 (parents first).
+    for (std::size_t pos = 1; pos != std::string::npos;) {
+      pos = dir.find('/', pos + 1);
+      std::string level = dir.substr(0, pos);
+      if (!fileExists(level) && ::mkdir(level.c_str(), 0700) != 0 && errno != EEXIST) {
+        return Status(ErrorKind::kIo, "buffer database: cannot create its directory");
+      }
     }
     struct stat st {};
     if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
@@ -566,39 +573,58 @@ struct SqliteBuffer::Impl {
   // ------------------------------------------------------------ group commit
 
   Status submit(std::function<Status()> work, std::function<void()> onCommitted = {}) {
-    Op op;
-    op.work = std::move(work);
-    op.onCommitted = std::move(onCommitted);
+    // Shared so the leader can wake waiters after releasing the queue lock
+    // (a woken waiter then does not block on it) without the op vanishing.
+    auto op = std::make_shared<Op>();
+    op->work = std::move(work);
+    op->onCommitted = std::move(onCommitted);
     std::unique_lock<std::mutex> lock(queueMutex);
-    pending.push_back(&op);
-    while (!op.done) {
-      if (!leaderActive) {
-        leaderActive = true;
-        std::vector<Op*> batch;
-        batch.swap(pending);
-        lock.unlock();
-        commitBatch(batch);
-        lock.lock();
-        for (Op* o : batch) o->done = true;
-        leaderActive = false;
-        queueCv.notify_all();
-      } else {
-        queueCv.wait(lock);
+    pending.push_back(op);
+    while (!op->done) {
+      if (leaderActive) {
+        op->cv.wait(lock);
+        continue;
       }
+      leaderActive = true;
+      // When the last batch was large, producers are busy: give the ones
+      // just woken a moment (a few scheduler yields, no clock) to queue up,
+      // so commits stay large instead of alternating tiny and large. At light
+      // load the last batch had one op and nothing waits.
+      for (int spin = 0; spin < 64 && pending.size() < lastBatchSize * 3 / 4; ++spin) {
+        lock.unlock();
+        std::this_thread::yield();
+        lock.lock();
+      }
+      std::vector<std::shared_ptr<Op>> batch;
+      batch.swap(pending);
+      lastBatchSize = batch.size();
+      lock.unlock();
+      commitBatch(batch);
+      lock.lock();
+      leaderActive = false;
+      for (auto& o : batch) o->done = true;
+      // Hand leadership to the next waiting op, if any.
+      std::shared_ptr<Op> next = pending.empty() ? nullptr : pending.front();
+      lock.unlock();
+      for (auto& o : batch) {
+        if (o != op) o->cv.notify_one();
+      }
+      if (next) next->cv.notify_one();
+      lock.lock();
     }
-    return op.result;
+    return op->result;
   }
 
   // One transaction, one fsync. Each op runs under its own savepoint so a
   // failing op (a refused append) leaves the others in the commit.
-  void commitBatch(const std::vector<Op*>& batch) {
+  void commitBatch(const std::vector<std::shared_ptr<Op>>& batch) {
     std::lock_guard<std::mutex> guard(dbMutex);
     Status begin = exec("BEGIN IMMEDIATE", "begin transaction");
     if (!begin.isOk()) {
-      for (Op* o : batch) o->result = begin;
+      for (const auto& o : batch) o->result = begin;
       return;
     }
-    for (Op* o : batch) {
+    for (const auto& o : batch) {
       if (sqlite3_get_autocommit(db)) break;  // an error rolled the whole transaction back: see below
       Status sp;
       {
@@ -622,13 +648,13 @@ struct SqliteBuffer::Impl {
       // whole transaction, not just the statement: nothing of this batch is
       // stored, whatever the individual ops reported.
       Status lost(ErrorKind::kIo, "buffer database: transaction rolled back by a storage error");
-      for (Op* o : batch) {
+      for (const auto& o : batch) {
         if (o->result.kind() == ErrorKind::kStorageFull) {
           lost = Status(ErrorKind::kStorageFull, "buffer database: transaction rolled back: disk or cap full");
           break;
         }
       }
-      for (Op* o : batch) {
+      for (const auto& o : batch) {
         if (o->result.isOk() || o->result.kind() == ErrorKind::kDuplicate) o->result = lost;
       }
       return;
@@ -650,12 +676,12 @@ struct SqliteBuffer::Impl {
     if (rc != SQLITE_OK) {
       Status failed = sqlStatus(rc, "commit");
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-      for (Op* o : batch) {
+      for (const auto& o : batch) {
         if (o->result.isOk()) o->result = failed;
       }
       return;
     }
-    for (Op* o : batch) {
+    for (const auto& o : batch) {
       if (o->result.isOk() && o->onCommitted) o->onCommitted();
     }
   }
@@ -708,9 +734,11 @@ struct SqliteBuffer::Impl {
     return run(s, "store dead letter");
   }
 
-  Result<bool> knownId(const std::string& id) {
+  // includeReadings: false when an INSERT ... ON CONFLICT on readings.id follows anyway.
+  Result<bool> knownId(const std::string& id, bool includeReadings = true) {
     for (const char* sql : {"SELECT 1 FROM tombstones WHERE id = ?1", "SELECT 1 FROM dead_letters WHERE id = ?1",
                             "SELECT 1 FROM readings WHERE id = ?1"}) {
+      if (!includeReadings && std::strcmp(sql, "SELECT 1 FROM readings WHERE id = ?1") == 0) break;
       Stmt s = stmt(sql);
       if (!s.valid()) return sqlStatus(sqlite3_errcode(db), "prepare lookup");
       int rc = s.bind(1, id).step();
@@ -796,7 +824,7 @@ struct SqliteBuffer::Impl {
     for (std::size_t i = 0; i < readings.size(); ++i) {
       Reading r = readings[i];
       if (r.id.empty() || r.device.empty()) continue;  // kInvalid
-      auto known = knownId(r.id);
+      auto known = knownId(r.id, /*includeReadings=*/false);
       if (!known) return known.status();
       if (*known) {
         report.outcomes[i] = AppendOutcome::kDuplicate;
