@@ -18,6 +18,7 @@ std::uint64_t fnv1a64(const std::uint8_t* data, std::size_t size) {
 
 class Writer {
  public:
+  Writer() { out_.reserve(512); }  // a typical reading encodes to 200-400 bytes
   void u8(std::uint8_t v) { out_.push_back(v); }
   void u16(std::uint16_t v) { fixed(v, 2); }
   void u32(std::uint32_t v) { fixed(v, 4); }

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -221,11 +222,12 @@ struct SqliteBuffer::Impl {
     std::function<void()> onCommitted;      // in-memory effects, only after a durable commit
     Status result;
     bool done = false;
+    std::condition_variable cv;             // wakes only this op's thread
   };
   std::mutex queueMutex;
-  std::condition_variable queueCv;
-  std::vector<Op*> pending;
+  std::vector<std::shared_ptr<Op>> pending;
   bool leaderActive = false;
+  std::size_t lastBatchSize = 1;
 
   Impl(BufferOptions o, const Clock& c) : options(std::move(o)), clock(c) {}
   ~Impl() { closeDb(); }
@@ -307,6 +309,7 @@ struct SqliteBuffer::Impl {
     if (*mode != "wal") return Status(ErrorKind::kIo, "buffer database: WAL mode could not be enabled");
     const char* sync = options.durability == Durability::kPowerLoss ? "PRAGMA synchronous=FULL"
                                                                     : "PRAGMA synchronous=NORMAL";
+    if (options.synchronousOffForTest) sync = "PRAGMA synchronous=OFF";
     if (Status st = exec(sync, "set synchronous"); !st.isOk()) return st;
     // Bounded WAL: checkpoint every 1 MiB of frames and truncate a WAL that
     // grew past 4 MiB, so the database plus WAL stays near the cap.
@@ -388,11 +391,14 @@ struct SqliteBuffer::Impl {
     if (Status st = prepareDatabase(); !st.isOk()) return st;
     salvageFrom(target);
     if (Status st = exec("BEGIN IMMEDIATE", "begin"); !st.isOk()) return st;
-    Stmt q = stmt("UPDATE meta SET value = value + ?1 WHERE key = ?2");
-    Status st = run(q.bind(1, std::int64_t{1}).bind(2, std::string("quarantines")), "count quarantine");
+    Status st;
+    {
+      Stmt q = stmt("UPDATE meta SET value = value + ?1 WHERE key = ?2");
+      st = run(q.bind(1, std::int64_t{1}).bind(2, std::string("quarantines")), "count quarantine");
+    }
     if (st.isOk()) {
-      Stmt s = stmt("UPDATE meta SET value = value + ?1 WHERE key = ?2");
-      st = run(s.bind(1, static_cast<std::int64_t>(report.salvaged)).bind(2, std::string("salvaged")),
+      Stmt q = stmt("UPDATE meta SET value = value + ?1 WHERE key = ?2");
+      st = run(q.bind(1, static_cast<std::int64_t>(report.salvaged)).bind(2, std::string("salvaged")),
                "count salvage");
     }
     if (st.isOk()) st = exec("COMMIT", "commit");
@@ -419,7 +425,9 @@ struct SqliteBuffer::Impl {
       for (const char* sql : {sqlAsc, sqlDesc}) {
         sqlite3_stmt* s = nullptr;
         if (sqlite3_prepare_v2(old, sql, -1, &s, nullptr) != SQLITE_OK) {
+          // The schema itself is unreadable: whatever the table held is lost.
           sqlite3_finalize(s);
+          report.unsalvageable += 1;
           continue;
         }
         while (sqlite3_step(s) == SQLITE_ROW) {
@@ -543,8 +551,13 @@ struct SqliteBuffer::Impl {
     std::string dir = options.path;
     auto slash = dir.find_last_of('/');
     dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
-    if (!fileExists(dir) && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return Status(ErrorKind::kIo, "buffer database: cannot create its directory");
+    // Every missing level is created 0700 (parents first).
+    for (std::size_t pos = 1; pos != std::string::npos;) {
+      pos = dir.find('/', pos + 1);
+      std::string level = dir.substr(0, pos);
+      if (!fileExists(level) && ::mkdir(level.c_str(), 0700) != 0 && errno != EEXIST) {
+        return Status(ErrorKind::kIo, "buffer database: cannot create its directory");
+      }
     }
     struct stat st {};
     if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
@@ -560,47 +573,91 @@ struct SqliteBuffer::Impl {
   // ------------------------------------------------------------ group commit
 
   Status submit(std::function<Status()> work, std::function<void()> onCommitted = {}) {
-    Op op;
-    op.work = std::move(work);
-    op.onCommitted = std::move(onCommitted);
+    // Shared so the leader can wake waiters after releasing the queue lock
+    // (a woken waiter then does not block on it) without the op vanishing.
+    auto op = std::make_shared<Op>();
+    op->work = std::move(work);
+    op->onCommitted = std::move(onCommitted);
     std::unique_lock<std::mutex> lock(queueMutex);
-    pending.push_back(&op);
-    while (!op.done) {
-      if (!leaderActive) {
-        leaderActive = true;
-        std::vector<Op*> batch;
-        batch.swap(pending);
-        lock.unlock();
-        commitBatch(batch);
-        lock.lock();
-        for (Op* o : batch) o->done = true;
-        leaderActive = false;
-        queueCv.notify_all();
-      } else {
-        queueCv.wait(lock);
+    pending.push_back(op);
+    while (!op->done) {
+      if (leaderActive) {
+        op->cv.wait(lock);
+        continue;
       }
+      leaderActive = true;
+      // When the last batch was large, producers are busy: give the ones
+      // just woken a moment (a few scheduler yields, no clock) to queue up,
+      // so commits stay large instead of alternating tiny and large. At light
+      // load the last batch had one op and nothing waits.
+      for (int spin = 0; spin < 64 && pending.size() < lastBatchSize * 3 / 4; ++spin) {
+        lock.unlock();
+        std::this_thread::yield();
+        lock.lock();
+      }
+      std::vector<std::shared_ptr<Op>> batch;
+      batch.swap(pending);
+      lastBatchSize = batch.size();
+      lock.unlock();
+      commitBatch(batch);
+      lock.lock();
+      leaderActive = false;
+      for (auto& o : batch) o->done = true;
+      // Hand leadership to the next waiting op, if any.
+      std::shared_ptr<Op> next = pending.empty() ? nullptr : pending.front();
+      lock.unlock();
+      for (auto& o : batch) {
+        if (o != op) o->cv.notify_one();
+      }
+      if (next) next->cv.notify_one();
+      lock.lock();
     }
-    return op.result;
+    return op->result;
   }
 
   // One transaction, one fsync. Each op runs under its own savepoint so a
   // failing op (a refused append) leaves the others in the commit.
-  void commitBatch(const std::vector<Op*>& batch) {
+  void commitBatch(const std::vector<std::shared_ptr<Op>>& batch) {
     std::lock_guard<std::mutex> guard(dbMutex);
     Status begin = exec("BEGIN IMMEDIATE", "begin transaction");
     if (!begin.isOk()) {
-      for (Op* o : batch) o->result = begin;
+      for (const auto& o : batch) o->result = begin;
       return;
     }
-    for (Op* o : batch) {
-      Status sp = exec("SAVEPOINT op", "savepoint");
+    for (const auto& o : batch) {
+      if (sqlite3_get_autocommit(db)) break;  // an error rolled the whole transaction back: see below
+      Status sp;
+      {
+        Stmt savepoint = stmt("SAVEPOINT op");
+        sp = run(savepoint, "savepoint");
+      }
       if (!sp.isOk()) {
         o->result = sp;
         continue;
       }
       o->result = o->work();
-      if (!o->result.isOk()) sqlite3_exec(db, "ROLLBACK TO op", nullptr, nullptr, nullptr);
-      sqlite3_exec(db, "RELEASE op", nullptr, nullptr, nullptr);
+      if (!o->result.isOk()) {
+        Stmt rollback = stmt("ROLLBACK TO op");
+        (void)run(rollback, "roll back to savepoint");
+      }
+      Stmt release = stmt("RELEASE op");
+      (void)run(release, "release savepoint");
+    }
+    if (sqlite3_get_autocommit(db)) {
+      // Some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM) roll back the
+      // whole transaction, not just the statement: nothing of this batch is
+      // stored, whatever the individual ops reported.
+      Status lost(ErrorKind::kIo, "buffer database: transaction rolled back by a storage error");
+      for (const auto& o : batch) {
+        if (o->result.kind() == ErrorKind::kStorageFull) {
+          lost = Status(ErrorKind::kStorageFull, "buffer database: transaction rolled back: disk or cap full");
+          break;
+        }
+      }
+      for (const auto& o : batch) {
+        if (o->result.isOk() || o->result.kind() == ErrorKind::kDuplicate) o->result = lost;
+      }
+      return;
     }
     auto now = clock.monotonicNow();
     if (now >= nextPrune) {
@@ -612,15 +669,19 @@ struct SqliteBuffer::Impl {
       nextPrune = now + std::chrono::minutes(1);
     }
     int rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK && options.ignoreCommitErrorsForTest) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      rc = SQLITE_OK;
+    }
     if (rc != SQLITE_OK) {
       Status failed = sqlStatus(rc, "commit");
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-      for (Op* o : batch) {
+      for (const auto& o : batch) {
         if (o->result.isOk()) o->result = failed;
       }
       return;
     }
-    for (Op* o : batch) {
+    for (const auto& o : batch) {
       if (o->result.isOk() && o->onCommitted) o->onCommitted();
     }
   }
@@ -673,9 +734,11 @@ struct SqliteBuffer::Impl {
     return run(s, "store dead letter");
   }
 
-  Result<bool> knownId(const std::string& id) {
+  // includeReadings: false when an INSERT ... ON CONFLICT on readings.id follows anyway.
+  Result<bool> knownId(const std::string& id, bool includeReadings = true) {
     for (const char* sql : {"SELECT 1 FROM tombstones WHERE id = ?1", "SELECT 1 FROM dead_letters WHERE id = ?1",
                             "SELECT 1 FROM readings WHERE id = ?1"}) {
+      if (!includeReadings && std::strcmp(sql, "SELECT 1 FROM readings WHERE id = ?1") == 0) break;
       Stmt s = stmt(sql);
       if (!s.valid()) return sqlStatus(sqlite3_errcode(db), "prepare lookup");
       int rc = s.bind(1, id).step();
@@ -761,7 +824,7 @@ struct SqliteBuffer::Impl {
     for (std::size_t i = 0; i < readings.size(); ++i) {
       Reading r = readings[i];
       if (r.id.empty() || r.device.empty()) continue;  // kInvalid
-      auto known = knownId(r.id);
+      auto known = knownId(r.id, /*includeReadings=*/false);
       if (!known) return known.status();
       if (*known) {
         report.outcomes[i] = AppendOutcome::kDuplicate;

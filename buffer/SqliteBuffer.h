@@ -48,6 +48,10 @@ struct BufferOptions {
   ContinuousWhenFull continuousWhenFull = ContinuousWhenFull::kRefuse;
   // Name of a registered sqlite3_vfs (fault-injection shims); empty: the default.
   std::string vfsNameForTest;
+  // synchronous=OFF: the planted bug the power-loss harness must catch.
+  bool synchronousOffForTest = false;
+  // Reports a failed COMMIT as success: the planted bug the I/O-fault harness must catch.
+  bool ignoreCommitErrorsForTest = false;
 };
 
 // What the startup check found.

@@ -115,6 +115,10 @@ std::vector<ConfigKeySpec> buildKeys() {
       integer("buffer.delivered_retention_hours", 24, 0, 87600, "Delivered readings are pruned after this time."),
       integer("buffer.tombstone_days", 365, 1, 3650, "Ids of delivered readings are remembered this long."),
       integer("buffer.lease_seconds", 120, 1, 86400, "A lease not acknowledged in this time is handed out again."),
+      str("buffer.continuous_when_full", "refuse",
+          "At the size cap: refuse (every new reading is refused) or evict-oldest-continuous (RR-interval and ECG "
+          "streams make room by evicting their own oldest undelivered readings; clinical readings are never evicted).",
+          F::kAny, {"refuse", "evict-oldest-continuous"}),
       // aggregation
       integer("aggregation.window_seconds", 60, 1, 3600, "Window of continuous-stream summaries."),
       // logging

@@ -16,8 +16,11 @@ namespace rpm::test {
 // A fresh directory under $TMPDIR, removed on destruction.
 class TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "rpm-buffer-XXXXXX").string();
+  // base: where to create it; empty: $TMPDIR. Harnesses that model the disk
+  // themselves (the VFS shim) use memoryBackedBase(): real fsyncs add nothing there.
+  explicit TempDir(const std::string& base = "") {
+    std::filesystem::path root = base.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(base);
+    std::string tmpl = (root / "rpm-buffer-XXXXXX").string();
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     path_ = ::mkdtemp(buf.data());
@@ -29,6 +32,10 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   const std::string& path() const { return path_; }
+  static std::string memoryBackedBase() {
+    std::error_code ec;
+    return std::filesystem::is_directory("/dev/shm", ec) ? "/dev/shm" : "";
+  }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
 
  private:

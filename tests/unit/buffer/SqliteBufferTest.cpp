@@ -21,7 +21,7 @@ struct Fixture {
   std::unique_ptr<SqliteBuffer> store;
 
   Fixture() {
-    options.path = dir.file("state/buffer.db");
+    options.path = dir.file("state/gateway/buffer.db");
     reopen();
   }
   void reopen() {
@@ -85,6 +85,8 @@ TEST_CASE("The database is 0600 inside a 0700 directory", "[unit][buffer]") {
   REQUIRE(::stat((f.options.path + "-wal").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
   REQUIRE(::stat(f.dir.file("state").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  REQUIRE(::stat(f.dir.file("state/gateway").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0700);
 }
 
@@ -161,7 +163,7 @@ TEST_CASE("Live readings are leased before stored backlogs, then oldest first", 
   CHECK(f.leaseIds(10) == std::vector<std::string>{"live-old", "live-new", "stored-old", "stored-new"});
 }
 
-TEST_CASE("A lease hides readings until it expires; a stale lease cannot retry or reject", "[unit][buffer]") {
+TEST_CASE("A lease hides readings until it expires and a stale lease can neither retry nor reject", "[unit][buffer]") {
   Fixture f;
   REQUIRE(f.store->append({test::sampleReading("a", 1), test::sampleReading("b", 2)}).isOk());
   auto first = f.store->lease(1);
