@@ -1,5 +1,5 @@
 // ReadingCodec: the exact, versioned byte form of a Reading as the buffer
-// stores it (docs/decisions/0101-buffer-reading-serialization.md).
+// stores it (docs/decisions/0030-buffer-reading-serialization.md).
 //
 // Every field is kept; Decimals are stored as mantissa and exponent so a
 // backlog decodes to the very same precision. A checksum trailer lets a

@@ -1,6 +1,6 @@
 // BundleBuilder: batch, transaction and collection Bundles with conditional
 // creates and deterministic fullUrls (urn:uuid: UUIDv5 of the resource's
-// serialized content). Rules: docs/decisions/0041-fhir-json-output.md.
+// serialized content). Rules: docs/decisions/0020-fhir-json-output.md.
 #pragma once
 
 #include <string>

@@ -5,7 +5,7 @@
 // raw digits in its place. Every other string passes through fhirString(),
 // which drops control characters (FHIR strings allow none but tab, CR, LF),
 // so no device-supplied text can forge a marker.
-// Output rules: docs/decisions/0041-fhir-json-output.md.
+// Output rules: docs/decisions/0020-fhir-json-output.md.
 #pragma once
 
 #include <string>

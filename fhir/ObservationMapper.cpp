@@ -88,7 +88,7 @@ Json identifierReference(const std::string& value) {
 
 // Brings a quantity to a unit the row accepts, exactly where the factor is a
 // power of ten and with the project rounding rule for kPa -> mm[Hg]
-// (docs/decisions/0043-fhir-units.md). Special values keep no number.
+// (docs/decisions/0022-fhir-units.md). Special values keep no number.
 Result<Quantity> normalizeUnit(const Quantity& q, const MappingRow& row) {
   auto accepted = [&](std::string_view u) { return std::find(row.units.begin(), row.units.end(), u) != row.units.end(); };
   if (accepted(q.unit)) return q;

@@ -18,7 +18,7 @@ struct MappingContext {
   const TimeZoneRules* zone = nullptr;  // hub.timezone; required
   // Whether the hub clock was synchronized (Clock::isSynchronized) when the
   // reading's clock skew was measured. Device times are corrected only then
-  // (docs/decisions/0042-device-time.md).
+  // (docs/decisions/0021-device-time.md).
   bool hubClockSynchronized = false;
   std::string phdDeviceReference;  // "Device/12" or "urn:uuid:..." of the measuring device
   std::string phgDeviceReference;  // the hub's Device

@@ -24,7 +24,7 @@ const std::vector<BitName> kStatusFlagBits{
     {0, "body-movement"}, {1, "cuff-too-loose"}, {2, "irregular-pulse"}, {5, "improper-measurement-position"}};
 
 // UCUM mm[Hg] = 133.3220 Pa, so 1 kPa = 10000000/1333220 mm[Hg]; the result
-// keeps the device's exponent (docs/decisions/0041-kpa-to-mmhg.md).
+// keeps the device's exponent (docs/decisions/0011-kpa-to-mmhg.md).
 Component pressure(Measure measure, std::uint16_t word, bool kPa, bool& overflow) {
   Component c;
   c.measure = measure;

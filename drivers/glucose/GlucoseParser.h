@@ -22,7 +22,7 @@ inline constexpr const char* kSensorStatusName = "glucose-sensor-status";
 // 0x2A18: one kGlucose reading (priority kStored: GLS records only arrive
 // through RACP). Component kGlucoseConcentration in "mg/dL" (from kg/L) or
 // "mmol/L" (from mol/L), converted exactly by shifting the exponent
-// (docs/decisions/0040-glucose-units.md), the device value in
+// (docs/decisions/0010-glucose-units.md), the device value in
 // Component.original, Component.code = sample type token
 // ("capillary-whole-blood" ... "control-solution"); result high/low sensor
 // bits set comparator > / <. Component kSampleLocation (no quantity),

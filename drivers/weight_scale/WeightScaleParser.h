@@ -16,7 +16,7 @@ inline constexpr std::uint16_t kWeightScaleFeature = 0x2A9E;
 // decimals) or "[lb_av]" (raw x 0.01), and with the BMI flag kBmi "kg/m2"
 // (raw x 0.1) and kBodyHeight in "cm" (raw x 0.1, the device's metres kept
 // in Component.original) or "[in_i]" (raw x 0.1). The fixed factors apply
-// whatever the feature resolution says (docs/decisions/0043-weight-scale-factors.md).
+// whatever the feature resolution says (docs/decisions/0013-weight-scale-factors.md).
 // Weight 0xFFFF ("measurement unsuccessful") yields fields only.
 Result<DecodedPayload> decode(std::uint16_t characteristic, const std::vector<std::uint8_t>& bytes,
                               const DecodeContext& context);

@@ -1,7 +1,7 @@
 // StreamAggregator: turns continuous streams (heart rate with RR intervals,
 // PLX continuous) into one summary reading per stream and window, shared by
 // the BLE and MQTT intake. Spot measurements pass through untouched.
-// Rules (windows, rounding, what counts as a stream): docs/decisions/0044-stream-aggregation.md.
+// Rules (windows, rounding, what counts as a stream): docs/decisions/0023-stream-aggregation.md.
 #pragma once
 
 #include <chrono>

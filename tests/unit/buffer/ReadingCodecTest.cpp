@@ -127,7 +127,7 @@ TEST_CASE("Decimals keep their precision: 2, 2.0 and 2.00 stay distinct", "[unit
 
 TEST_CASE("Format version 1 bytes are frozen", "[unit][buffer][codec]") {
   // A change here means stored backlogs no longer decode: add version 2
-  // instead and keep decoding version 1 (docs/decisions/0101-...).
+  // instead and keep decoding version 1 (docs/decisions/0030-buffer-reading-serialization.md).
   Reading r;
   r.id = "a";
   r.device = *DeviceKey::parse("mqtt:x");
