@@ -11,15 +11,17 @@ std::string operationOutcomeSummary(const std::string& json) {
   if (!doc.contains("issue") || !doc["issue"].is_array()) return "";
   for (const auto& issue : doc["issue"]) {
     if (!issue.is_object()) continue;
+    // details.text is the human-readable statement of the problem; diagnostics adds context.
     std::string text;
-    if (issue.contains("diagnostics") && issue["diagnostics"].is_string()) {
-      text = issue["diagnostics"].get<std::string>();
-    } else if (issue.contains("details") && issue["details"].is_object() && issue["details"].contains("text") &&
-               issue["details"]["text"].is_string()) {
+    if (issue.contains("details") && issue["details"].is_object() && issue["details"].contains("text") &&
+        issue["details"]["text"].is_string()) {
       text = issue["details"]["text"].get<std::string>();
-    } else if (issue.contains("code") && issue["code"].is_string()) {
-      text = issue["code"].get<std::string>();
     }
+    if (issue.contains("diagnostics") && issue["diagnostics"].is_string()) {
+      std::string d = issue["diagnostics"].get<std::string>();
+      text = text.empty() ? d : text + " (" + d + ")";
+    }
+    if (text.empty() && issue.contains("code") && issue["code"].is_string()) text = issue["code"].get<std::string>();
     if (text.empty()) continue;
     if (!out.empty()) out += "; ";
     out += text;

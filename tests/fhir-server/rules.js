@@ -164,6 +164,23 @@ const RULES = {
       return r.dataAbsentReason ? [] : ['neither valueQuantity nor dataAbsentReason'];
     },
   },
+  'phd-rtsa-value': {
+    // HL7/phd StructureDefinition.PhdRtsaObservation: value[x] only SampledData with origin (UCUM), period,
+    // dimensions and data.
+    description: 'PhdRtsaObservation: a valueSampledData with a UCUM origin, period, dimensions and data',
+    check: (r) => {
+      const sd = r.valueSampledData;
+      if (!sd) return ['no valueSampledData'];
+      const p = [];
+      if (!sd.origin || sd.origin.system !== UCUM || isEmpty(sd.origin.code) || sd.origin.value === undefined) {
+        p.push('origin needs value, system http://unitsofmeasure.org and code');
+      }
+      if (typeof sd.period !== 'number' || !(sd.period > 0)) p.push('period must be a positive number');
+      if (!Number.isInteger(sd.dimensions) || sd.dimensions < 1) p.push('dimensions must be a positive integer');
+      if (isEmpty(sd.data)) p.push('no data');
+      return p;
+    },
+  },
   'phd-compound-components': {
     description: 'PhdCompoundNumericObservation: no value[x], at least one component, each with an MDC coding',
     check: (r) => {
@@ -212,9 +229,13 @@ const RULES = {
 
   // --- PHD IG devices (PhdDevice, PhgDevice) ---
   'device-identifier': {
-    description: 'at least one identifier typed ContinuaDeviceIdentifiers#SYSID or #BTMAC',
-    check: (r) => ((r.identifier || []).some((i) => hasCoding(i.type, CONTINUA_IDENTIFIERS, 'SYSID') || hasCoding(i.type, CONTINUA_IDENTIFIERS, 'BTMAC'))
-      ? [] : ['no SYSID or BTMAC identifier']),
+    // PhdDevice.identifier is 1..* with open slicing: BLE devices carry SYSID and/or BTMAC; devices without a
+    // Bluetooth identity (MQTT) are identified by a urn:uuid in urn:ietf:rfc:3986 (decision 0006).
+    description: 'at least one identifier typed ContinuaDeviceIdentifiers#SYSID or #BTMAC, or a urn:uuid in urn:ietf:rfc:3986',
+    check: (r) => ((r.identifier || []).some((i) => hasCoding(i.type, CONTINUA_IDENTIFIERS, 'SYSID')
+      || hasCoding(i.type, CONTINUA_IDENTIFIERS, 'BTMAC')
+      || (i.system === 'urn:ietf:rfc:3986' && /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(i.value || '')))
+      ? [] : ['no SYSID, BTMAC or urn:uuid identifier']),
   },
   'device-identifier-format': {
     description: `SYSID identifiers: system ${SYSID_SYSTEM}, 8 upper-case hex bytes with dashes; `
@@ -317,6 +338,7 @@ const PROFILES = {
   [`${R4}bmi`]: { resourceType: 'Observation', rules: [...VITALSIGNS_BASE, ...vitalSign('bmi', '39156-5', ['kg/m2'])], structureDefinition: 'bmi' },
   [`${PHD}PhdNumericObservation`]: { resourceType: 'Observation', rules: [...PHD_BASE, 'phd-numeric-value'] },
   [`${PHD}PhdCompoundNumericObservation`]: { resourceType: 'Observation', rules: [...PHD_BASE, 'phd-compound-components'] },
+  [`${PHD}PhdRtsaObservation`]: { resourceType: 'Observation', rules: [...PHD_BASE, 'phd-rtsa-value'] },
   [`${PHD}PhdCodedEnumerationObservation`]: { resourceType: 'Observation', rules: [...PHD_BASE, 'phd-coded-value'] },
   [`${PHD}PhdBitsEnumerationObservation`]: { resourceType: 'Observation', rules: [...PHD_BASE, 'phd-bits-components'] },
   [`${PHD}PhdCoincidentTimeStampObservation`]: {

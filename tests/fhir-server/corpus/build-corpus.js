@@ -105,6 +105,22 @@ const bpStatus = {
   }],
 };
 
+const ecg = {
+  resourceType: 'Observation',
+  meta: { profile: [`${PHD}PhdRtsaObservation`] },
+  extension: GATEWAY,
+  identifier: [{ system: CC, value: 'B0495F001071-123-131329-768298150' }],
+  status: 'final',
+  category: [PHDCAT],
+  code: { coding: [{ system: MDC, code: '131329', display: 'MDC_ECG_ELEC_POTL_I' }] },
+  subject: { reference: 'Patient/123' },
+  effectivePeriod: { start: WHEN, end: '2024-05-06T08:09:11+02:00' },
+  device: { reference: 'Device/phd-1' },
+  valueSampledData: {
+    origin: { value: 0, unit: 'uV', system: UCUM, code: 'uV' }, period: 4, factor: 1.5, dimensions: 1, data: '12 15 -3 0 7',
+  },
+};
+
 const mealContext = {
   resourceType: 'Observation',
   meta: { profile: [`${PHD}PhdCodedEnumerationObservation`] },
@@ -193,6 +209,7 @@ const POSITIVE = {
   'bmi-23.20.json': bmi,
   'bp-121-79-93.json': bp,
   'bp-status-irregular-pulse.json': bpStatus,
+  'ecg-lead-i-rtsa.json': ecg,
   'glucose-capillary-101-mg-dl.json': glucose,
   'glucose-meal-context.json': mealContext,
   'coincident-timestamp.json': coincident,
@@ -265,6 +282,7 @@ const NEGATIVE = {
   'phd-numeric-value.json': mutate(glucose, (r) => { delete r.valueQuantity.code; }),
   'phd-compound-components.json': mutate(bp, (r) => { r.valueQuantity = { value: 121, unit: 'mmHg', system: UCUM, code: 'mm[Hg]' }; }),
   'phd-coded-value.json': mutate(mealContext, (r) => { delete r.valueCodeableConcept; }),
+  'phd-rtsa-value.json': mutate(ecg, (r) => { delete r.valueSampledData.origin.system; }),
   'phd-bits-components.json': mutate(bpStatus, (r) => { delete r.component[0].valueCodeableConcept; r.component[0].valueBoolean = true; }),
   'phd-coincident-timestamp.json': mutate(coincident, (r) => { r.subject = { reference: 'Patient/123' }; }),
   'device-identifier.json': mutate(phdDevice, (r) => { r.identifier = [{ system: 'urn:example:serial', value: 'SN0001' }]; }),

@@ -14,6 +14,7 @@
 #include "fhir/FixedOffsetZone.h"
 #include "fhir/uplink/CurlHttpTransport.h"
 #include "fhir/uplink/FhirUplink.h"
+#include "gateway/engine/StreamAggregator.h"
 #include "gateway/identity/Identifiers.h"
 #include "tests/support/FakeClock.h"
 #include "tests/unit/buffer/BufferFixtures.h"
@@ -250,4 +251,75 @@ TEST_CASE("TLS with the test CA delivers; without it nothing is sent", "[fhir-tl
   UplinkUnderTest u(trusted);
   CHECK(u.uplink->deliver({corpus.readings[0]})[0].verdict == DeliveryVerdict::kDelivered);
   CHECK(control.count("Observation") >= 1);
+}
+
+TEST_CASE("ECG chunks, stream summaries, corrected clocks and MQTT devices are accepted too", "[fhir-http]") {
+  Control control;
+  control.reset();
+  std::vector<Reading> readings;
+  auto base = [](ReadingKind kind, const char* device) {
+    Reading r;
+    r.device = *DeviceKey::parse(device);
+    r.kind = kind;
+    r.subject = "Patient/123";
+    r.deviceTime = LocalDateTime{2026, 1, 1, 9, 0, 0, 0};
+    r.utcOffsetMinutes = 60;
+    r.effectiveStart = fromLocal(*r.deviceTime, 60);
+    r.receivedAt = r.effectiveStart + std::chrono::seconds(3);
+    return r;
+  };
+  {  // An ECG chunk as SampledData.
+    Reading r = base(ReadingKind::kEcg, "bt:B0495F0020A1");
+    SampledSeries s;
+    s.mdcLead = 131329;
+    s.origin = Quantity{Decimal(0, 0), SpecialValue::kNone, "uV"};
+    s.periodMs = Decimal(4, 0);
+    s.factor = Decimal(15, -1);
+    s.samples = {12, 15, -3, 0, 7, 22, 40, 18};
+    r.value = s;
+    readings.push_back(r);
+  }
+  {  // Heart-rate samples summarised by the stream aggregator.
+    rpm::test::FakeClock clock(UtcInstant(std::chrono::seconds(1767254400)));  // 2026-01-01T08:00:00Z
+    StreamAggregator aggregator(clock, std::chrono::seconds(60));
+    for (int i = 0; i < 10; ++i) {
+      Reading r = base(ReadingKind::kHeartRate, "bt:B0495F0020A2");
+      r.deviceTime.reset();
+      r.effectiveStart = clock.now() + std::chrono::seconds(i);
+      r.value = std::vector<Component>{Component{Measure::kHeartRate, Quantity{Decimal(60 + i, 0), SpecialValue::kNone, "/min"},
+                                                 std::nullopt, Comparator::kNone, ""}};
+      for (auto& out : aggregator.add(r)) readings.push_back(out);
+    }
+    for (auto& out : aggregator.flush()) readings.push_back(out);
+  }
+  {  // A thermometer whose clock was 90 s behind, measured while the hub clock was synchronized.
+    Reading r = base(ReadingKind::kBodyTemperature, "bt:B0495F0020A3");
+    r.clockSkewMs = 90000;
+    r.value = std::vector<Component>{Component{Measure::kBodyTemperature, Quantity{Decimal(3712, -2), SpecialValue::kNone, "Cel"},
+                                               std::nullopt, Comparator::kNone, "mouth"}};
+    readings.push_back(r);
+  }
+  {  // An MQTT scale.
+    Reading r = base(ReadingKind::kBodyWeight, "mqtt:scale-kitchen");
+    r.producerReadingId = "scale-kitchen-000001";
+    r.value = std::vector<Component>{Component{Measure::kBodyWeight, Quantity{Decimal(72450, -3), SpecialValue::kNone, "kg"},
+                                               std::nullopt, Comparator::kNone, ""}};
+    readings.push_back(r);
+  }
+  for (auto& r : readings) r.id = computeReadingId(r);
+  REQUIRE(readings.size() == 4);  // ECG, one heart-rate window summary, thermometer, scale
+  UplinkUnderTest u;
+  auto outcomes = u.uplink->deliver(readings);
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    INFO(readingKindName(readings[i].kind) << ": " << outcomes[i].reason.toString() << " " << outcomes[i].rejection.reason);
+    CHECK(outcomes[i].verdict == DeliveryVerdict::kDelivered);
+  }
+  std::string bodies = control.allBodies();
+  CHECK(bodies.find("PhdRtsaObservation") != std::string::npos);
+  CHECK(bodies.find(R"("factor":1.5)") != std::string::npos);
+  CHECK(bodies.find("PhdCoincidentTimeStampObservation") != std::string::npos);
+  CHECK(bodies.find(R"("value":37.12)") != std::string::npos);
+  CHECK(bodies.find(R"("value":72.450)") != std::string::npos);
+  CHECK(bodies.find("effectivePeriod") != std::string::npos);
+  CHECK(bodies.find("urn:ietf:rfc:3986") != std::string::npos);  // the MQTT device's identifier system
 }
