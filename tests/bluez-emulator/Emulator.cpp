@@ -141,6 +141,7 @@ void BluezEmulator::loadScenario(const nlohmann::json& s) {
   adapterAddress_ = adapter.value("address", adapterAddress_);
   powered_ = adapter.value("powered", true);
   experimental_ = s.value("experimental", false);
+  plantedBug_ = s.value("plant_bug_for_test", "");
   const auto timing = s.value("timing", nlohmann::json::object());
   disconnectDelayMs_ = timing.value("disconnect_delay_ms", disconnectDelayMs_);
   temporaryTimeoutMs_ = timing.value("temporary_timeout_ms", temporaryTimeoutMs_);
@@ -975,6 +976,11 @@ void BluezEmulator::linkUp(VirtualDevice& dev) {
     std::sort(uuids.begin(), uuids.end());
     setProperty(dev.path, kDevice, "UUIDs", uuids);
     flushPropertyChanges();
+    if (plantedBug_ == "resolved_before_tree") {
+      // Test-only planted bug: proves the order check can fail.
+      setProperty(dev.path, kDevice, "ServicesResolved", true);
+      flushPropertyChanges();
+    }
     if (!dev.gattExported) exportGatt(dev);
     if (!dev.batteryExported) {
       addInterfaces(dev.path, {{kBattery, PropertyMap{{"Percentage", dev.battery}}}});

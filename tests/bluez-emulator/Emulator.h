@@ -153,6 +153,7 @@ class BluezEmulator {
   std::string adapterAddress_ = "00:AA:01:00:00:01";
   bool powered_ = true;
   bool experimental_ = false;
+  std::string plantedBug_;  // scenario "plant_bug_for_test"; empty in every real scenario
   std::uint32_t disconnectDelayMs_ = 2000;     // src/device.c: fixed 2 s disconnect timer
   std::uint32_t temporaryTimeoutMs_ = 30000;   // main.conf TemporaryTimeout
   std::uint32_t advertisingIntervalMs_ = 50;
