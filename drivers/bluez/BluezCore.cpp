@@ -31,6 +31,17 @@ bool take(const PropertyDict& props, const char* name, T& out) {
   return true;
 }
 
+// Runs a signal or reply handler; a message that does not deserialize (a
+// rogue or newer sender) is dropped and logged instead of ending the loop.
+template <typename Fn>
+void guarded(Fn&& fn) {
+  try {
+    fn();
+  } catch (const sdbus::Error& e) {
+    log::warning("bluez", "unexpected message dropped", {log::Field::reviewed("dbus_error", e.getName())});
+  }
+}
+
 }  // namespace
 
 BluezCore::BluezCore(const BluezClientOptions& options, const Clock& clock) : options_(options), clock_(clock) {}
@@ -183,7 +194,7 @@ void BluezCore::loop() {
 void BluezCore::setupOnLoop() {
   // Interfaces come and go through the one ObjectManager at "/" (§1).
   rootProxy_ = sdbus::createProxy(*connection_, kBluez, "/");
-  rootProxy_->registerSignalHandler(kObjectManager, "InterfacesAdded", [this](sdbus::Signal& signal) {
+  rootProxy_->registerSignalHandler(kObjectManager, "InterfacesAdded", [this](sdbus::Signal& signal) { guarded([&] {
     sdbus::ObjectPath path;
     InterfaceDict ifaces;
     signal >> path >> ifaces;
@@ -194,8 +205,8 @@ void BluezCore::setupOnLoop() {
     }
     changed_.notify_all();
     for (auto& e : events) e();
-  });
-  rootProxy_->registerSignalHandler(kObjectManager, "InterfacesRemoved", [this](sdbus::Signal& signal) {
+  }); });
+  rootProxy_->registerSignalHandler(kObjectManager, "InterfacesRemoved", [this](sdbus::Signal& signal) { guarded([&] {
     sdbus::ObjectPath path;
     std::vector<std::string> ifaces;
     signal >> path >> ifaces;
@@ -215,7 +226,7 @@ void BluezCore::setupOnLoop() {
       // The proxy stays: destroying it would cancel a call still in flight.
     }
     changed_.notify_all();
-  });
+  }); });
   rootProxy_->finishRegistration();
 
   // PropertiesChanged for every org.bluez object with one match rule.
@@ -223,17 +234,19 @@ void BluezCore::setupOnLoop() {
       "type='signal',sender='org.bluez',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
       "path_namespace='/org/bluez'",
       [this](sdbus::Message& msg) {
-        std::string iface;
-        PropertyDict changed;
-        std::vector<std::string> invalidated;
-        msg >> iface >> changed >> invalidated;
-        onPropertiesChanged(msg.getPath(), iface, changed, invalidated);
+        guarded([&] {
+          std::string iface;
+          PropertyDict changed;
+          std::vector<std::string> invalidated;
+          msg >> iface >> changed >> invalidated;
+          onPropertiesChanged(msg.getPath(), iface, changed, invalidated);
+        });
       },
       sdbus::floating_slot);
 
   // bluetoothd restarts and exits: NameOwnerChanged (§8 item 11).
   busProxy_ = sdbus::createProxy(*connection_, "org.freedesktop.DBus", "/org/freedesktop/DBus");
-  busProxy_->registerSignalHandler("org.freedesktop.DBus", "NameOwnerChanged", [this](sdbus::Signal& signal) {
+  busProxy_->registerSignalHandler("org.freedesktop.DBus", "NameOwnerChanged", [this](sdbus::Signal& signal) { guarded([&] {
     std::string name, oldOwner, newOwner;
     signal >> name >> oldOwner >> newOwner;
     if (name != kBluez) return;
@@ -244,7 +257,7 @@ void BluezCore::setupOnLoop() {
       log::notice("bluez", "bluetoothd appeared on the bus");
       loadManagedObjects();
     }
-  });
+  }); });
   busProxy_->finishRegistration();
   loadManagedObjects();
 }
@@ -262,7 +275,11 @@ void BluezCore::loadManagedObjects() {
           return;
         }
         std::map<sdbus::ObjectPath, InterfaceDict> objects;
-        reply >> objects;
+        try {
+          reply >> objects;
+        } catch (const sdbus::Error&) {
+          return;  // not a bluetoothd answer we understand; the next owner change retries
+        }
         std::vector<std::function<void()>> events;
         {
           std::lock_guard<std::mutex> lock(mutex_);
