@@ -421,3 +421,31 @@ TEST_CASE("The client's D-Bus connection requires a bus: none gives an error", "
   auto client = bluez::BluezClient::connectSystemBus({}, clock);
   CHECK(client.status().kind() == ErrorKind::kUnavailable);
 }
+
+TEST_CASE("A meter that advertises only after a measurement appears in discovery then, and expires when silent", "[integration]") {
+  const std::string shy = "C0:11:22:33:44:07";
+  auto s = scenario();
+  s["timing"]["temporary_timeout_ms"] = 300;
+  s["devices"].push_back({{"address", shy}, {"kind", "glucose_meter"}, {"advertising", false}});
+  test::PrivateBus bus;
+  test::Emulator emulator(bus, s);
+  test::FakeClock clock;
+  auto client = bluez::BluezClient::connectSystemBus({}, clock);
+  REQUIRE(client.isOk());
+  REQUIRE((*client)->waitReady(5s).isOk());
+  auto adapter = (*client)->adapter();
+  REQUIRE(adapter->startDiscovery({{sigUuid(0x1808)}}).isOk());
+  CHECK(adapter->waitForDevice(shy, 300ms).status().kind() == ErrorKind::kTimeout);
+  CHECK(adapter->device(shy).status().kind() == ErrorKind::kNotFound);
+  emulator.addGlucoseRecords(shy, {{{"seq", 1}, {"mg_dl", "99"}}});
+  REQUIRE(adapter->waitForDevice(shy, 5s).isOk());
+  emulator.setAdvertising(shy, false);
+  // Temporary (never connected) devices are removed after the timeout since the last advert (§3.5).
+  bool expired = false;
+  for (int i = 0; i < 400 && !expired; ++i) {
+    expired = !adapter->device(shy).isOk();
+    if (!expired) std::this_thread::sleep_for(10ms);  // bounded poll of the mirror
+  }
+  CHECK(expired);
+  REQUIRE(adapter->stopDiscovery().isOk());
+}
