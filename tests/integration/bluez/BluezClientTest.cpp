@@ -75,6 +75,10 @@ struct Recorder {
     return out;
   }
   bool racpDone() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return racpDoneLocked();
+  }
+  bool racpDoneLocked() const {
     for (const auto& v : values) {
       if (v.characteristicUuid == sigUuid(0x2A52) && !v.bytes.empty() && (v.bytes[0] == 0x06 || v.bytes[0] == 0x05)) return true;
     }
@@ -84,12 +88,12 @@ struct Recorder {
 
 struct Rig {
   test::PrivateBus bus;
-  test::Emulator emulator{bus, scenario()};
+  test::Emulator emulator;
   test::FakeClock clock;
   std::shared_ptr<bluez::BluezClient> client;
   Recorder recorder;
 
-  Rig() {
+  explicit Rig(const nlohmann::json& s = scenario()) : emulator(bus, s) {
     bluez::BluezClientOptions options;
     options.callTimeout = 5000ms;
     auto c = bluez::BluezClient::connectSystemBus(options, clock);
@@ -207,7 +211,7 @@ TEST_CASE("RACP report-all delivers every stored record, contexts after their me
   Rig rig;
   auto dev = rig.connected(kMeter);
   rig.racp(*dev, {0x01, 0x01});
-  REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDone(); }));
+  REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDoneLocked(); }));
   CHECK(rig.recorder.bytesOf(sigUuid(0x2A18)) == std::vector<Bytes>{kRecord1, kRecord2, kRecord3});
   CHECK(rig.recorder.bytesOf(sigUuid(0x2A34)) == std::vector<Bytes>{{0x02, 0x01, 0x00, 0x01}, {0x02, 0x03, 0x00, 0x03}});
   CHECK(rig.recorder.bytesOf(sigUuid(0x2A52)) == std::vector<Bytes>{{0x06, 0x00, 0x01, 0x01}});
@@ -221,7 +225,7 @@ TEST_CASE("RACP greater-or-equal sends only records from the cursor on", "[integ
   Rig rig;
   auto dev = rig.connected(kMeter);
   rig.racp(*dev, {0x01, 0x03, 0x01, 0x02, 0x00});
-  REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDone(); }));
+  REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDoneLocked(); }));
   CHECK(rig.recorder.bytesOf(sigUuid(0x2A18)) == std::vector<Bytes>{kRecord2, kRecord3});
 }
 
@@ -230,27 +234,27 @@ TEST_CASE("RACP answers unsupported operators, empty results and record counts w
   auto dev = rig.connected(kMeter);
   SECTION("no records at or above the cursor") {
     rig.racp(*dev, {0x01, 0x03, 0x01, 0x09, 0x00});
-    REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDone(); }));
+    REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDoneLocked(); }));
     CHECK(rig.recorder.bytesOf(sigUuid(0x2A52)) == std::vector<Bytes>{{0x06, 0x00, 0x01, 0x06}});
   }
   SECTION("user-facing-time filter: operand not supported") {
     rig.racp(*dev, {0x01, 0x03, 0x02, 0xE8, 0x07, 0x03, 0x01, 0x00, 0x00, 0x00});
-    REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDone(); }));
+    REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDoneLocked(); }));
     CHECK(rig.recorder.bytesOf(sigUuid(0x2A52)) == std::vector<Bytes>{{0x06, 0x00, 0x01, 0x09}});
   }
   SECTION("invalid operator") {
     rig.racp(*dev, {0x01, 0x07});
-    REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDone(); }));
+    REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDoneLocked(); }));
     CHECK(rig.recorder.bytesOf(sigUuid(0x2A52)) == std::vector<Bytes>{{0x06, 0x00, 0x01, 0x03}});
   }
   SECTION("delete is not offered") {
     rig.racp(*dev, {0x02, 0x01});
-    REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDone(); }));
+    REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDoneLocked(); }));
     CHECK(rig.recorder.bytesOf(sigUuid(0x2A52)) == std::vector<Bytes>{{0x06, 0x00, 0x02, 0x02}});
   }
   SECTION("number of stored records") {
     rig.racp(*dev, {0x04, 0x01});
-    REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDone(); }));
+    REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDoneLocked(); }));
     CHECK(rig.recorder.bytesOf(sigUuid(0x2A52)) == std::vector<Bytes>{{0x05, 0x00, 0x03, 0x00}});
   }
 }
@@ -261,7 +265,7 @@ TEST_CASE("Records after a counter wrap are missed by greater-or-equal, as on a 
                                           {{"seq", 0}, {"mg_dl", "92"}}, {{"seq", 1}, {"mg_dl", "93"}}});
   auto dev = rig.connected(kMeter);
   rig.racp(*dev, {0x01, 0x03, 0x01, 0xFF, 0xFF});
-  REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDone(); }));
+  REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDoneLocked(); }));
   auto records = rig.recorder.bytesOf(sigUuid(0x2A18));
   REQUIRE(records.size() == 1);
   CHECK(records[0][1] == 0xFF);
@@ -292,7 +296,7 @@ TEST_CASE("A disconnect mid-download surfaces as a link drop and later calls fai
   REQUIRE(dev->connect().isOk());
   REQUIRE(dev->waitServicesResolved(5s).isOk());
   REQUIRE(rig.characteristic(*dev, 0x1808, 0x2A52)->write({0x01, 0x01}, ble::WriteType::kRequest).isOk());
-  REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDone(); }));
+  REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDoneLocked(); }));
   CHECK(rig.recorder.bytesOf(sigUuid(0x2A18)).size() == 4);
 }
 
@@ -448,4 +452,43 @@ TEST_CASE("A meter that advertises only after a measurement appears in discovery
   }
   CHECK(expired);
   REQUIRE(adapter->stopDiscovery().isOk());
+}
+
+TEST_CASE("A meter without the greater-or-equal operator answers operator-not-supported", "[integration]") {
+  auto s = scenario();
+  s["devices"][0]["glucose"]["unsupported_operators"] = {3};
+  Rig rig(s);
+  auto dev = rig.connected(kMeter);
+  rig.racp(*dev, {0x01, 0x03, 0x01, 0x02, 0x00});
+  REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDoneLocked(); }));
+  CHECK(rig.recorder.bytesOf(sigUuid(0x2A52)) == std::vector<Bytes>{{0x06, 0x00, 0x01, 0x04}});
+  CHECK(rig.recorder.bytesOf(sigUuid(0x2A18)).empty());
+}
+
+TEST_CASE("After a counter reset greater-or-equal finds nothing while the meter still holds records", "[integration]") {
+  Rig rig;
+  rig.emulator.setGlucoseRecords(kMeter, {{{"seq", 1}, {"mg_dl", "90"}}, {{"seq", 2}, {"mg_dl", "91"}}});
+  auto dev = rig.connected(kMeter);
+  rig.racp(*dev, {0x01, 0x03, 0x01, 0x04, 0x00});  // old cursor 3 + 1
+  REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDoneLocked(); }));
+  CHECK(rig.recorder.bytesOf(sigUuid(0x2A52)) == std::vector<Bytes>{{0x06, 0x00, 0x01, 0x06}});
+  auto cp = rig.characteristic(*dev, 0x1808, 0x2A52);
+  REQUIRE(cp->write({0x04, 0x01}, ble::WriteType::kRequest).isOk());
+  REQUIRE(rig.recorder.waitUntil([&] {  // the predicate runs under the recorder's lock
+    return std::count_if(rig.recorder.values.begin(), rig.recorder.values.end(),
+                         [](const ble::CharacteristicValue& v) { return v.characteristicUuid == sigUuid(0x2A52); }) == 2;
+  }));
+  CHECK(rig.recorder.bytesOf(sigUuid(0x2A52))[1] == Bytes{0x05, 0x00, 0x02, 0x00});
+}
+
+TEST_CASE("Records are reported in the meter's stored order, out of sequence order", "[integration]") {
+  Rig rig;
+  rig.emulator.setGlucoseRecords(kMeter, {{{"seq", 7}, {"mg_dl", "90"}}, {{"seq", 5}, {"mg_dl", "91"}},
+                                          {{"seq", 6}, {"mg_dl", "92"}}});
+  auto dev = rig.connected(kMeter);
+  rig.racp(*dev, {0x01, 0x01});
+  REQUIRE(rig.recorder.waitUntil([&] { return rig.recorder.racpDoneLocked(); }));
+  std::vector<int> sequence;
+  for (const auto& r : rig.recorder.bytesOf(sigUuid(0x2A18))) sequence.push_back(r[1] | (r[2] << 8));
+  CHECK(sequence == std::vector<int>{7, 5, 6});
 }
