@@ -464,7 +464,6 @@ Result<Bytes> BluezCore::call(const std::string& path, const std::string& iface,
       auto msg = proxy.createMethodCall(iface, method);
       if (appendArgs) appendArgs(msg);
       bool isRead = iface == kCharacteristic && method == "ReadValue";
-      if (isRead) readsInFlight_[path]++;
       proxy.callMethod(
           msg,
           [this, shared, forget, what, replyHasBytes, isRead, path](sdbus::MethodReply& reply,
@@ -500,6 +499,9 @@ Result<Bytes> BluezCore::call(const std::string& path, const std::string& iface,
             }
           },
           timeoutUs);
+      // Counted only once the call is out; its reply runs later on this same
+      // thread, so no Value change can slip in between.
+      if (isRead) readsInFlight_[path]++;
     } catch (const sdbus::Error& e) {
       forget();
       shared->finish(statusFromDbusError(what, e.getName(), e.getMessage()));
