@@ -1,0 +1,122 @@
+// BluezCore (internal): the D-Bus connection, its event-loop thread, the
+// ObjectManager mirror of org.bluez, and calls with timeouts. sdbus types
+// never leave the loop thread: the mirror holds plain values.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "drivers/bluez/BluezClient.h"
+#include "gateway/ports/BleTypes.h"
+
+namespace sdbus {
+class IConnection;
+class IProxy;
+class MethodCall;
+class Variant;
+}  // namespace sdbus
+
+namespace rpm::bluez {
+
+using Bytes = std::vector<std::uint8_t>;
+
+// Plain mirror of one org.bluez object (only what the client uses).
+struct MirroredObject {
+  bool isAdapter = false, isDevice = false, isService = false, isCharacteristic = false;
+  bool powered = false;          // Adapter1
+  ble::DeviceSnapshot device;    // Device1
+  std::string uuid;              // GattService1 / GattCharacteristic1
+  std::string parent;            // service: Device; characteristic: Service
+  std::vector<std::string> flags;
+  std::uint64_t linkDrops = 0;   // Connected true -> false transitions seen
+};
+
+class BluezCore : public std::enable_shared_from_this<BluezCore> {
+ public:
+  BluezCore(const BluezClientOptions& options, const Clock& clock);
+  ~BluezCore();
+  // Creates the connection and starts the loop thread.
+  Status start();
+  void stop();
+
+  // A method call on org.bluez, posted to the loop thread and awaited with the
+  // call timeout. appendArgs runs on the loop thread; the reply's "ay" (if
+  // any) is returned.
+  Result<Bytes> call(const std::string& path, const std::string& iface, const std::string& method,
+                     std::function<void(sdbus::MethodCall&)> appendArgs, bool replyHasBytes = false);
+
+  // Snapshot accessors (any thread).
+  std::optional<std::string> devicePathOf(const std::string& address) const;
+  std::optional<MirroredObject> object(const std::string& path) const;
+  std::vector<std::pair<std::string, MirroredObject>> objectsUnder(const std::string& prefix) const;
+  std::string adapterPath() const { return "/org/bluez/" + options_.adapterName; }
+  bool busAlive() const { return !busLost_.load(); }
+  bool bluezPresent() const;
+  // Waits on the mirror; pred runs under the lock.
+  bool waitFor(std::chrono::milliseconds timeout, const std::function<bool()>& pred) const;
+  // Handlers keyed by device path.
+  void setValueHandler(const std::string& devicePath, ble::ValueHandler handler);
+  void setLinkHandler(const std::string& devicePath, ble::LinkHandler handler);
+  // Serializes operations on the adapter (§8 items 1-3).
+  std::mutex& adapterOperations() { return adapterOps_; }
+  const BluezClientOptions& options() const { return options_; }
+  // Mirror lookups without locking; only inside waitFor predicates.
+  const std::map<std::string, MirroredObject>& mirrorLocked() const { return mirror_; }
+  bool bluezPresentLocked() const { return bluezPresent_; }
+  bool busLostLocked() const { return busLost_.load(); }
+
+ private:
+  void post(std::function<void()> task);
+  void loop();
+  void setupOnLoop();
+  void loadManagedObjects();
+  void applyInterfaces(const std::string& path, const std::string& iface,
+                       const std::map<std::string, sdbus::Variant>& props, std::vector<std::function<void()>>& events);
+  void onPropertiesChanged(const std::string& path, const std::string& iface,
+                           const std::map<std::string, sdbus::Variant>& changed,
+                           const std::vector<std::string>& invalidated);
+  void onBluezGone();
+  void deliverValue(const std::string& charPath, const Bytes& value, UtcInstant receivedAt);
+  void failAllPending(const Status& status);
+  sdbus::IProxy& proxyFor(const std::string& path);
+
+  BluezClientOptions options_;
+  const Clock& clock_;
+  std::unique_ptr<sdbus::IConnection> connection_;
+  std::unique_ptr<sdbus::IProxy> rootProxy_, busProxy_;
+  std::map<std::string, std::unique_ptr<sdbus::IProxy>> proxies_;  // loop thread only
+  std::thread thread_;
+  int wakeFd_ = -1;
+
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::atomic<bool> busLost_{false};
+  bool bluezPresent_ = false;
+  std::map<std::string, MirroredObject> mirror_;
+  std::map<std::string, ble::ValueHandler> valueHandlers_;
+  std::map<std::string, ble::LinkHandler> linkHandlers_;
+  std::uint64_t nextCallId_ = 0;
+  std::map<std::uint64_t, std::function<void(const Status&)>> pendingFailers_;
+  std::mutex adapterOps_;
+
+  // Read-echo handling (loop thread only): a ReadValue result also arrives as
+  // a Value change just before the reply (§4.2); that one change is not a
+  // notification.
+  std::map<std::string, int> readsInFlight_;
+  std::map<std::string, std::vector<std::pair<Bytes, UtcInstant>>> heldValues_;
+};
+
+}  // namespace rpm::bluez
