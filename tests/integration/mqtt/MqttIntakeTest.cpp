@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <mqtt/async_client.h>
@@ -525,4 +526,71 @@ TEST_CASE("no planted PHI or secret reaches the log, and the canary check can fa
   CHECK(test::LogCanary::findLeaks(captured).empty());
   // The harness can fail: a line that did leak the serial is caught.
   CHECK_FALSE(test::LogCanary::findLeaks(captured + "mqtt: device=" + test::LogCanary::kSerial).empty());
+}
+
+namespace {
+
+// Runs tests/sim/rpm-sim with the broker's credentials for device1; returns its
+// exit status and its last stdout line (the JSON summary).
+int runSimulator(const std::string& extra, json& summary) {
+  const std::string out = (std::filesystem::temp_directory_path() / ("rpm-sim-out-" + std::to_string(::getpid()))).string();
+  std::string cmd = std::string("/usr/bin/python3 ") + RPM_SOURCE_DIR + "/tests/sim/rpm-sim --uri " +
+                    env("RPM_TEST_MQTT_URI") + " --device device1 --deadline 60 " + extra;
+  if (mode() == "password") {
+    const std::string pw = out + ".pw";
+    FILE* f = std::fopen(pw.c_str(), "w");
+    std::fputs(env("RPM_TEST_MQTT_PASSWORD_DEVICE1").c_str(), f);
+    std::fclose(f);
+    cmd += " --username device1 --password-file " + pw;
+  }
+  if (mode() == "tls") {
+    cmd += " --ca " + env("RPM_TEST_MQTT_CA_FILE") + " --cert " + env("RPM_TEST_MQTT_CERT_DEVICE1") + " --key " +
+           env("RPM_TEST_MQTT_KEY_DEVICE1");
+  }
+  int status = std::system((cmd + " > " + out).c_str());
+  std::FILE* f = std::fopen(out.c_str(), "r");
+  std::string last;
+  char line[1 << 16];
+  while (f != nullptr && std::fgets(line, sizeof line, f) != nullptr) last = line;
+  if (f != nullptr) std::fclose(f);
+  summary = last.empty() ? json() : json::parse(last, nullptr, false);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("the simulator's traffic in all three forms is stored once, and a replay of its recording adds nothing",
+          "[mqtt][sim]") {
+  Harness h("sim");
+  const std::string recording = (h.dir / "recording.jsonl").string();
+  json summary;
+  REQUIRE(runSimulator("--count 3 --seed 7 --id-prefix simA --record " + recording, summary) == 0);
+  REQUIRE(summary.is_object());
+  CHECK(summary.at("produced") == 12);  // 3 rounds x (1 native + 1 gatt + 2 vendor)
+  CHECK(summary.at("unacknowledged").empty());
+  const std::size_t perRound = std::size(kAllKinds) + 1 + 2;
+  CHECK(h.storedProducerIds().size() == 3 * perRound);
+  REQUIRE(runSimulator("--replay " + recording, summary) == 0);
+  CHECK(h.intake->counters().readingsSubmitted == 2 * 3 * perRound);
+  auto leased = h.buffer->lease(10000);  // everything was leased above: nothing new arrived
+  REQUIRE(leased.isOk());
+  CHECK(leased->empty());
+}
+
+TEST_CASE("the simulator republishes a message whose ack did not come and it is then stored once", "[mqtt][sim]") {
+  Harness h("sim-resend");
+  h.sink->failing = true;
+  std::thread heal([&] {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (h.sink->failedSubmits.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    h.sink->failing = false;
+  });
+  json summary;
+  const int rc = runSimulator("--form gatt --kinds body-temperature --ack-timeout 1 --id-prefix simR", summary);
+  heal.join();
+  REQUIRE(rc == 0);
+  CHECK(summary.at("resends").get<int>() >= 1);
+  CHECK(h.storedProducerIds().size() == 1);
 }
