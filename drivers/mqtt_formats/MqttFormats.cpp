@@ -320,7 +320,7 @@ Outcome parseNative(const PayloadParser::Impl&, const MessageContext& ctx, const
       auto local = LocalDateTime::parse(r.at("localTime").get<std::string>());
       if (!local) return reject(RejectReason::kUndecodable, base + "/localTime is not YYYY-MM-DDThh:mm:ss", messageId);
       reading.deviceTime = local;
-      reading.effectiveStart = fromLocal(*local, ctx.utcOffsetMinutes);
+      reading.effectiveStart = ctx.zone != nullptr ? ctx.zone->toUtc(*local) : fromLocal(*local, ctx.utcOffsetMinutes);
     }
     if (r.contains("endTime")) {
       auto t = rfc3339(r.at("endTime").get<std::string>());
@@ -632,9 +632,14 @@ std::variant<ParsedMessage, Rejection> PayloadParser::parse(const MessageContext
       if (doc->root().is_object()) messageId = stringMember(doc->root(), "messageId");
       return reject(RejectReason::kSchemaInvalid, *violation, messageId);
     }
-    if (context.formTopic == "native") return parseNative(*impl_, context, *doc, payload);
-    if (context.formTopic == "gatt") return parseGatt(*impl_, context, *doc);
-    return parseVendor(*impl_, context, *doc, payload);
+    Outcome outcome = context.formTopic == "native" ? parseNative(*impl_, context, *doc, payload)
+                      : context.formTopic == "gatt" ? parseGatt(*impl_, context, *doc)
+                                                    : parseVendor(*impl_, context, *doc, payload);
+    if (auto* parsed = std::get_if<ParsedMessage>(&outcome); parsed != nullptr && context.zone != nullptr) {
+      // Reading.utcOffsetMinutes is the hub zone's offset at the reading's own time.
+      for (auto& r : parsed->readings) r.utcOffsetMinutes = context.zone->offsetMinutesAt(r.effectiveStart);
+    }
+    return outcome;
   } catch (const std::exception&) {
     // A broken invariant (a schema that let an unexpected type through):
     // refuse the message rather than crash the intake.

@@ -24,6 +24,7 @@
 #include "gateway/model/Reading.h"
 #include "gateway/model/Status.h"
 #include "gateway/model/Time.h"
+#include "gateway/ports/TimeZoneRules.h"
 
 namespace rpm::mqtt_formats {
 
@@ -128,6 +129,9 @@ struct MessageContext {
   DeviceKey device;       // the enrolled identity (mqtt:<id>) established by the caller
   UtcInstant receivedAt;
   int utcOffsetMinutes = 0;  // hub time zone offset at receipt
+  // The hub's zone: device wall-clock times ("localTime") are placed on the
+  // UTC timeline with it, DST-aware (decision 0042); nullptr: utcOffsetMinutes.
+  const TimeZoneRules* zone = nullptr;
 };
 
 // Thread-safe after construction (const parse). Holds the compiled schemas.

@@ -152,6 +152,7 @@ struct MqttIntake::Impl {
     context.device = *key;
     context.receivedAt = clock.now();
     context.utcOffsetMinutes = zone.offsetMinutesAt(context.receivedAt);
+    context.zone = &zone;
     const std::string& payload = message->get_payload_str();
     auto parsed = parser->parse(context, payload);
     if (auto* rejection = std::get_if<mf::Rejection>(&parsed)) {

@@ -259,3 +259,29 @@ TEST_CASE("the embedded schemas are the files in docs/schemas", "[mqtt_formats]"
   CHECK(embeddedSchema("native") == readFile(std::string(RPM_SOURCE_DIR) + "/docs/schemas/rpm-reading-1.schema.json"));
   CHECK(embeddedSchema("gatt") == readFile(std::string(RPM_SOURCE_DIR) + "/docs/schemas/rpm-gatt-1.schema.json"));
 }
+
+namespace {
+// A zone with +60 in winter and +120 from April to October (enough for the test).
+class TwoOffsetZone final : public TimeZoneRules {
+ public:
+  const std::string& name() const override { return name_; }
+  int offsetMinutesAt(UtcInstant t) const override {
+    return toLocal(t, 0).month >= 4 && toLocal(t, 0).month <= 10 ? 120 : 60;
+  }
+  UtcInstant toUtc(const LocalDateTime& l) const override { return fromLocal(l, l.month >= 4 && l.month <= 10 ? 120 : 60); }
+
+ private:
+  std::string name_ = "Test/Two";
+};
+}  // namespace
+
+TEST_CASE("a device wall-clock time is placed with the hub zone's offset at that time, not at receipt", "[mqtt_formats]") {
+  auto p = parser();
+  TwoOffsetZone zone;
+  MessageContext c = ctx("native");  // received in May (+120)
+  c.zone = &zone;
+  auto m = ok(p->parse(c, R"({"format":"rpm-reading/1","readings":[{"id":"w","kind":"body-weight",
+    "localTime":"2024-01-10T07:00:00","components":[{"measure":"body-weight","value":70.0,"unit":"kg"}]}]})"));
+  CHECK(formatUtc(m.readings[0].effectiveStart) == "2024-01-10T06:00:00Z");
+  CHECK(m.readings[0].utcOffsetMinutes == 60);
+}
