@@ -122,6 +122,16 @@ struct MqttIntake::Impl {
     if (!device.empty()) body["device"] = device;
     if (!rejection.messageId.empty()) body["messageId"] = rejection.messageId;
     try {
+      // The device learns of a permanent refusal on its own ack topic so it can
+      // drop the message; not-enrolled is not permanent (the device keeps it
+      // until an operator enrols it).
+      if (!device.empty() && !rejection.messageId.empty() && rejection.reason != mf::RejectReason::kNotEnrolled) {
+        json notice = {{"format", "rpm-ack/1"},
+                       {"messageId", rejection.messageId},
+                       {"ids", json::array()},
+                       {"rejected", std::string(mf::rejectReasonName(rejection.reason))}};
+        client->publish(ackTopic(options.topicPrefix, device), notice.dump(), 1, false);
+      }
       client->publish(rejectedTopic(options.topicPrefix, options.hubId), body.dump(), 1, false);
     } catch (const std::exception&) {
       log::warning("mqtt", "rejection not published", {{"reason", "client-not-connected"}});

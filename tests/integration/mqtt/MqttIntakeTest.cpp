@@ -123,8 +123,17 @@ class Device {
     std::unique_lock<std::mutex> lock(mutex_);
     return changed_.wait_for(lock, bound, [&] { return acked(id); });
   }
+  // The reason of a rejection notice for messageId, or "" when none came.
+  std::string rejectionFor(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& a : acks_) {
+      if (a.value("messageId", "") == id && a.contains("rejected")) return a.at("rejected").get<std::string>();
+    }
+    return {};
+  }
   bool acked(const std::string& id) const {
     for (const auto& a : acks_) {
+      if (a.contains("rejected")) continue;
       if (a.value("messageId", "") == id) return true;
       for (const auto& i : a.value("ids", json::array())) {
         if (i == id) return true;
@@ -432,6 +441,12 @@ TEST_CASE("each class of bad input is rejected, counted and reported while good 
   CHECK(reasons == std::set<std::string>{"malformed-json", "schema-invalid", "oversized", "unknown-template",
                                          "identity-mismatch", "not-enrolled"});
   CHECK(h.storedProducerIds() == std::multiset<std::string>{"good-1", "good-2"});
+  // The device hears of permanent refusals of messages it can identify; an
+  // unenrolled device is told nothing and keeps its reading.
+  CHECK(d.rejectionFor("bad-schema") == "schema-invalid");
+  CHECK(d.rejectionFor("bad-identity") == "identity-mismatch");
+  CHECK(other.rejectionFor("bad-enrolment").empty());
+  CHECK_FALSE(other.hasAck("bad-enrolment"));
 }
 
 TEST_CASE("a device cannot publish readings under another device's identity", "[mqtt][auth]") {
