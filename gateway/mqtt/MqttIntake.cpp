@@ -249,6 +249,9 @@ struct MqttIntake::Impl {
     std::unique_lock<std::mutex> lock(stateMutex);
     while (!stopping) {
       bool up = false;
+      // A loss reported while connecting below stays set, so the wait after a
+      // successful connect returns at once and we reconnect.
+      connectionLost = false;
       lock.unlock();
       try {
         auto token = client->connect(connectOptions);
@@ -275,7 +278,6 @@ struct MqttIntake::Impl {
       if (up) {
         backoff.reset();
         subscribed = true;
-        connectionLost = false;
         count([](MqttIntakeCounters& c) { ++c.connects; });
         log::info("mqtt", "connected and subscribed");
         stateChanged.notify_all();

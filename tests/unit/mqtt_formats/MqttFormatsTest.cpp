@@ -166,6 +166,14 @@ TEST_CASE("each class of bad input is rejected with its reason code", "[mqtt_for
     {"id":"a","kind":"heart-rate","components":[{"measure":"heart-rate","value":72,"unit":"/min"}]}]})")).reason ==
         RejectReason::kIdentityMismatch);
   CHECK(rejected(p->parse(ctx("acme/scale"), R"({"w":1})")).reason == RejectReason::kUnknownTemplate);
+  CHECK(rejected(p->parse(ctx("native"), R"({"format":"rpm-reading/2","readings":[{"id":"a","kind":"heart-rate",
+    "components":[{"measure":"heart-rate","value":72,"unit":"/min"}]}]})")).reason == RejectReason::kSchemaInvalid);
+  CHECK(rejected(p->parse(ctx("native"), R"({"format":"rpm-reading/1","patientName":"x","readings":[{"id":"a",
+    "kind":"heart-rate","components":[{"measure":"heart-rate","value":72,"unit":"/min"}]}]})")).reason ==
+        RejectReason::kSchemaInvalid);
+  CHECK(rejected(p->parse(ctx("native"), R"({"format":"rpm-reading/1","readings":[{"kind":"heart-rate",
+    "components":[{"measure":"heart-rate","value":72,"unit":"/min"}]}]})")).reason == RejectReason::kSchemaInvalid);
+  CHECK(rejected(p->parse(ctx("native"), "[1,2]")).reason == RejectReason::kSchemaInvalid);
   CHECK(rejected(p->parse(ctx("native"), R"({"format":"rpm-reading/1","readings":[{"id":"a","kind":"blood-pressure",
     "components":[{"measure":"systolic","value":120,"unit":"mm[Hg]"}]}]})")).reason == RejectReason::kUndecodable);
   CHECK(rejected(p->parse(ctx("native"), R"({"format":"rpm-reading/1","readings":[{"id":"a","kind":"heart-rate",
