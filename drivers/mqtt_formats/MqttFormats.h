@@ -130,7 +130,7 @@ struct MessageContext {
   UtcInstant receivedAt;
   int utcOffsetMinutes = 0;  // hub time zone offset at receipt
   // The hub's zone: device wall-clock times ("localTime") are placed on the
-  // UTC timeline with it, DST-aware (decision 0042); nullptr: utcOffsetMinutes.
+  // UTC timeline with it, DST-aware (the device-time decision); nullptr: utcOffsetMinutes.
   const TimeZoneRules* zone = nullptr;
 };
 
