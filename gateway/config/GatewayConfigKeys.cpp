@@ -50,6 +50,14 @@ ConfigKeySpec boolean(std::string key, bool def, std::string help) {
   return k;
 }
 
+ConfigKeySpec strings(std::string key, std::string help) {
+  ConfigKeySpec k;
+  k.key = std::move(key);
+  k.type = T::kStringArray;
+  k.help = std::move(help);
+  return k;
+}
+
 std::vector<ConfigKeySpec> buildKeys() {
   return {
       // hub
@@ -100,6 +108,21 @@ std::vector<ConfigKeySpec> buildKeys() {
       str("mqtt.topic_prefix", "rpm", "Prefix of every topic the gateway uses."),
       integer("mqtt.keepalive_s", 30, 5, 3600, "MQTT keep-alive interval."),
       integer("mqtt.max_payload_bytes", 65536, 256, 16777216, "Larger payloads are rejected."),
+      integer("mqtt.reconnect_base_ms", 500, 10, 600000, "Base of the full-jitter backoff between broker connects."),
+      integer("mqtt.reconnect_cap_ms", 30000, 10, 3600000, "Longest wait between broker connects."),
+      // vendor JSON templates (docs/mqtt.md, "Vendor JSON"); tried in file order
+      required(str("mqtt_templates[].name", "", "Template name (appears in rejections and raw payload format).")),
+      str("mqtt_templates[].topic", "#", "MQTT filter over the topic after <prefix>/devices/<id>/readings/."),
+      required(str("mqtt_templates[].kind", "", "Reading kind, e.g. blood-pressure, body-weight.")),
+      strings("mqtt_templates[].values", "measure=/json/pointer rows, e.g. \"systolic=/bp/sys\"."),
+      strings("mqtt_templates[].units", "measure=UCUM unit, or measure=@/pointer to the unit text."),
+      strings("mqtt_templates[].convert", "measure=from->to, a built-in exact conversion such as [lb_av]->kg."),
+      strings("mqtt_templates[].match", "/pointer=value rows that must all hold for the template to apply."),
+      str("mqtt_templates[].time", "", "Pointer to the measurement time (RFC 3339 or epoch seconds)."),
+      str("mqtt_templates[].reading_id", "", "Pointer to the device's reading id (acknowledged back)."),
+      str("mqtt_templates[].sequence", "", "Pointer to the device's sequence number."),
+      str("mqtt_templates[].device", "", "Pointer to a device id inside the payload; checked against the topic."),
+      str("mqtt_templates[].message_id", "", "Pointer to the message id; default: the reading id."),
       // ble
       boolean("ble.enabled", false, "Talk to Bluetooth LE devices through BlueZ."),
       str("ble.adapter", "hci0", "BlueZ adapter name."),
