@@ -27,6 +27,8 @@
 #include "gateway/engine/WorkerHeartbeats.h"
 #include "gateway/identity/Identifiers.h"
 #include "gateway/log/Log.h"
+#include "gateway/mqtt/MqttIntake.h"
+#include "gateway/mqtt/MqttTemplatesConfig.h"
 #include "gateway/time/IanaTimeZone.h"
 #include "gateway/time/SystemClock.h"
 #include "systemd/SdNotifier.h"
@@ -152,6 +154,7 @@ class Daemon {
   engine::WorkerHeartbeats heartbeats_;
   SdNotifier notifier_;
   std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<mqtt::MqttIntake> mqtt_;
   const bool testFaults_ = [] {
     const char* v = std::getenv("RPM_GATEWAY_TEST_FAULTS");
     return v && std::string(v) == "1";
@@ -297,6 +300,13 @@ Status Daemon::setUp() {
     wakeRequested_ = true;
     wake_.notify_all();
   });
+  if (config_.boolean("mqtt.enabled")) {
+    auto options = mqtt::intakeOptionsFromConfig(config_);
+    if (!options.isOk()) return options.status();
+    auto intake = mqtt::MqttIntake::create(*options, *ingest_, *store_, clock_, *zone_, *aliaser_);
+    if (!intake.isOk()) return intake.status();
+    mqtt_ = std::move(intake).value();
+  }
   return Status::ok();
 }
 
@@ -361,6 +371,12 @@ json Daemon::status() {
   j["uplink"] = {{"requests", u.requests}, {"observations_created", u.observationsCreated},
                  {"observations_existing", u.observationsExisting}, {"searches", u.searches},
                  {"duplicates_at_server", u.duplicatesAtServer}, {"reauthentications", u.reauthentications}};
+  if (mqtt_) {
+    auto m = mqtt_->counters();
+    j["mqtt"] = {{"connected", mqtt_->isConnected()}, {"messages", m.messages}, {"readings", m.readingsSubmitted},
+                 {"acks", m.acksPublished}, {"rejected", m.rejectedTotal()}, {"submit_failures", m.submitFailures},
+                 {"connects", m.connects}, {"connections_lost", m.connectionsLost}};
+  }
   json devices = json::array();
   if (auto list = store_->listEnrolments(); list.isOk()) {
     for (const auto& e : *list) {
@@ -554,6 +570,12 @@ int Daemon::run() {
     return 1;
   }
   deliveryThread_ = std::thread([this] { deliveryWorker(); });
+  if (mqtt_) {
+    if (Status m = mqtt_->start(); !m.isOk()) {
+      log::error("daemon", "MQTT intake did not start", {{"error", m}});
+      return 1;
+    }
+  }
   log::notice("daemon", "started", {{"enrolled_devices", store_->listEnrolments().isOk() ? store_->listEnrolments()->size() : 0}});
   notifier_.ready();
   notifier_.status(statusLine());
@@ -569,7 +591,8 @@ int Daemon::run() {
   notifier_.stopping();
   log::notice("daemon", "stopping");
   control_->stop();
-  // Intake stops first (drivers join here), then partial windows are stored.
+  // Intake stops first (the submit in flight finishes and is acknowledged), then partial windows are stored.
+  if (mqtt_) mqtt_->stop();
   if (Status f = ingest_->flushWindows(); !f.isOk()) log::error("daemon", "partial windows not stored", {{"error", f}});
   {
     std::lock_guard<std::mutex> lock(wakeMutex_);
