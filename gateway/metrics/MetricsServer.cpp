@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <httplib.h>
 
@@ -62,6 +63,13 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& h
   s.set_read_timeout(5, 0);
   s.set_write_timeout(5, 0);
   s.set_payload_max_length(1024);  // a scrape has no body
+  // httplib's default also sets SO_REUSEPORT, which lets a second process of
+  // the same user bind the same port and take half of the scrapes; a port in
+  // use must be an error instead. SO_REUSEADDR only allows a quick restart.
+  s.set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   Impl* raw = impl.get();
   s.Get("/metrics", [raw](const httplib::Request&, httplib::Response& res) {
     // No exception may leave the handler (std::bad_alloc while rendering).
