@@ -54,7 +54,7 @@ getent passwd rpm-gateway >/dev/null && ok || bad "user rpm-gateway not created"
 SBOM=/usr/share/doc/rpm-gateway/sbom.spdx.json
 dpkg-deb -c "$DEB" | grep -q '/usr/share/doc/rpm-gateway/sbom.spdx.json$' && ok || bad "the .deb does not contain the SBOM"
 dpkg-deb -f "$DEB" Depends >"$WORK/depends"
-if python3 - "$SBOM" "$WORK/depends" >"$WORK/sbom.out" 2>&1 <<'PY'
+cat >"$WORK/check_sbom.py" <<'PY'
 import json, re, subprocess, sys
 doc = json.load(open(sys.argv[1]))
 problems = []
@@ -85,6 +85,18 @@ for entry in open(sys.argv[2]).read().split(","):
 print("\n".join(problems) if problems else f"SBOM ok: {len(pkgs) - 1} packages")
 sys.exit(1 if problems else 0)
 PY
+# The check must be able to fail: a planted SBOM without libsqlite3-0 and with a wrong libc6 version is refused.
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+d["packages"]=[p for p in d["packages"] if p["name"]!="libsqlite3-0"]
+[p.update(versionInfo="0") for p in d["packages"] if p["name"]=="libc6"]
+json.dump(d,open(sys.argv[2],"w"))' "$SBOM" "$WORK/planted.json"
+if python3 "$WORK/check_sbom.py" "$WORK/planted.json" "$WORK/depends" >"$WORK/planted.out" 2>&1; then
+  bad "the SBOM check accepted a planted SBOM without libsqlite3-0"
+else
+  grep -q 'libsqlite3-0' "$WORK/planted.out" && grep -q 'libc6: SBOM version 0' "$WORK/planted.out" && ok ||
+    { bad "the SBOM check missed a planted fault:"; cat "$WORK/planted.out"; }
+fi
+if python3 "$WORK/check_sbom.py" "$SBOM" "$WORK/depends" >"$WORK/sbom.out" 2>&1
 then ok; cat "$WORK/sbom.out"; else bad "SBOM check:"; cat "$WORK/sbom.out"; fi
 id -nG rpm-gateway 2>/dev/null | grep -qw bluetooth && ok || bad "rpm-gateway is not in group bluetooth"
 expect_mode /var/lib/rpm-gateway 700 rpm-gateway:rpm-gateway
