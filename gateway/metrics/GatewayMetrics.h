@@ -2,6 +2,17 @@
 // makes to fill them. Every label value comes from a closed set (reading
 // kind names, transports, error kind names, the enums below), so no PHI,
 // device identity or free text can reach a scrape.
+//
+// Wiring in the daemon (one GatewayMetrics for the process, thread-safe):
+//   metrics::GatewayMetrics metrics_{RPM_GATEWAY_VERSION};
+//   if (config_.boolean("metrics.enabled"))
+//     server = metrics::MetricsServer::start(config_.string("metrics.listen_address"),
+//                                            config_.integer("metrics.port"), [&] { return metrics_.render(); });
+//   ingest:    metrics_.readingReceived(kind, transport) / metrics_.readingRejected(transport, status.kind())
+//   delivery:  metrics_.deliveryOutcome(kind, outcome) per reading per attempt, and for confirmed ones
+//              metrics_.readingDelivered(kind, transport, now - reading.receivedAt)
+//   BLE:       metrics_.bleRecovery(action)
+//   each maintenance tick: metrics_.update(figures from SqliteBuffer::counters() and DeliveryLoop::health())
 #pragma once
 
 #include <chrono>
