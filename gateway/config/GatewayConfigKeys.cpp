@@ -146,6 +146,12 @@ std::vector<ConfigKeySpec> buildKeys() {
       integer("aggregation.window_seconds", 60, 1, 3600, "Window of continuous-stream summaries."),
       // logging
       str("logging.level", "info", "Lowest priority written.", F::kAny, {"error", "warning", "notice", "info", "debug"}),
+      // metrics (opt-in; loopback only: the table refuses any other address at validation)
+      boolean("metrics.enabled", false, "Serve Prometheus metrics over HTTP at /metrics on the loopback address."),
+      str("metrics.listen_address", "127.0.0.1",
+          "Loopback address of the metrics endpoint; LAN and wildcard addresses are refused.", F::kAny,
+          {"127.0.0.1", "::1"}),
+      integer("metrics.port", 9464, 1, 65535, "TCP port of the metrics endpoint."),
       // initial enrolments (seeds; enrolments live in the state database)
       required(str("devices[].key", "", "Device key: bt:<identity address>, sysid:<system id> or mqtt:<identity>.",
                     F::kDeviceKey)),

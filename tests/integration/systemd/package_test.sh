@@ -44,10 +44,60 @@ echo "Depends: $(dpkg-deb -f "$DEB" Depends)"
 if dpkg_locked -i "$DEB"; then ok; else bad "dpkg -i failed"; cat "$WORK/dpkg.log"; fi
 for f in /usr/bin/rpm-gateway /usr/lib/systemd/system/rpm-gateway.service /usr/lib/sysusers.d/rpm-gateway.conf \
          /usr/lib/tmpfiles.d/rpm-gateway.conf /etc/rpm-gateway/gateway.toml \
-         /usr/share/doc/rpm-gateway/mosquitto/mosquitto-hardening.conf /usr/share/doc/rpm-gateway/README.md; do
+         /usr/share/doc/rpm-gateway/mosquitto/mosquitto-hardening.conf /usr/share/doc/rpm-gateway/README.md \
+         /usr/share/doc/rpm-gateway/sbom.spdx.json; do
   [ -e "$f" ] && ok || bad "missing $f"
 done
 getent passwd rpm-gateway >/dev/null && ok || bad "user rpm-gateway not created"
+
+# SBOM: shipped in the package, valid SPDX 2.3 JSON, naming every package of the .deb's Depends with its installed version.
+SBOM=/usr/share/doc/rpm-gateway/sbom.spdx.json
+dpkg-deb -c "$DEB" | grep -q '/usr/share/doc/rpm-gateway/sbom.spdx.json$' && ok || bad "the .deb does not contain the SBOM"
+dpkg-deb -f "$DEB" Depends >"$WORK/depends"
+cat >"$WORK/check_sbom.py" <<'PY'
+import json, re, subprocess, sys
+doc = json.load(open(sys.argv[1]))
+problems = []
+if doc.get("spdxVersion") != "SPDX-2.3" or doc.get("SPDXID") != "SPDXRef-DOCUMENT":
+    problems.append("not an SPDX 2.3 document")
+for key in ("dataLicense", "name", "documentNamespace", "creationInfo", "packages", "relationships"):
+    if key not in doc:
+        problems.append("missing " + key)
+pkgs = {p["name"]: p for p in doc.get("packages", [])}
+for required in ("libc6", "libsqlite3-0"):
+    if required not in pkgs:
+        problems.append("SBOM does not name " + required)
+ids = {p["SPDXID"] for p in doc.get("packages", [])}
+for r in doc.get("relationships", []):
+    if r["relatedSpdxElement"] not in ids:
+        problems.append("relationship to an undeclared element " + r["relatedSpdxElement"])
+for entry in open(sys.argv[2]).read().split(","):
+    names = [re.match(r"\s*([a-z0-9][a-z0-9+.-]+)", alt).group(1) for alt in entry.split("|") if alt.strip()]
+    if not names:
+        continue
+    found = [n for n in names if n in pkgs]
+    if not found:
+        problems.append("Depends entry without an SBOM package: " + entry.strip())
+        continue
+    v = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", found[0]], capture_output=True, text=True).stdout
+    if pkgs[found[0]].get("versionInfo") != v:
+        problems.append(f"{found[0]}: SBOM version {pkgs[found[0]].get('versionInfo')} is not the installed {v}")
+print("\n".join(problems) if problems else f"SBOM ok: {len(pkgs) - 1} packages")
+sys.exit(1 if problems else 0)
+PY
+# The check must be able to fail: a planted SBOM without libsqlite3-0 and with a wrong libc6 version is refused.
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+d["packages"]=[p for p in d["packages"] if p["name"]!="libsqlite3-0"]
+[p.update(versionInfo="0") for p in d["packages"] if p["name"]=="libc6"]
+json.dump(d,open(sys.argv[2],"w"))' "$SBOM" "$WORK/planted.json"
+if python3 "$WORK/check_sbom.py" "$WORK/planted.json" "$WORK/depends" >"$WORK/planted.out" 2>&1; then
+  bad "the SBOM check accepted a planted SBOM without libsqlite3-0"
+else
+  grep -q 'libsqlite3-0' "$WORK/planted.out" && grep -q 'libc6: SBOM version 0' "$WORK/planted.out" && ok ||
+    { bad "the SBOM check missed a planted fault:"; cat "$WORK/planted.out"; }
+fi
+if python3 "$WORK/check_sbom.py" "$SBOM" "$WORK/depends" >"$WORK/sbom.out" 2>&1
+then ok; cat "$WORK/sbom.out"; else bad "SBOM check:"; cat "$WORK/sbom.out"; fi
 id -nG rpm-gateway 2>/dev/null | grep -qw bluetooth && ok || bad "rpm-gateway is not in group bluetooth"
 expect_mode /var/lib/rpm-gateway 700 rpm-gateway:rpm-gateway
 expect_mode /etc/rpm-gateway 750 root:rpm-gateway
