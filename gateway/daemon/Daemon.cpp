@@ -27,6 +27,8 @@
 #include "gateway/engine/WorkerHeartbeats.h"
 #include "gateway/identity/Identifiers.h"
 #include "gateway/log/Log.h"
+#include "gateway/metrics/GatewayMetrics.h"
+#include "gateway/metrics/MetricsServer.h"
 #include "gateway/mqtt/MqttIntake.h"
 #include "gateway/mqtt/MqttTemplatesConfig.h"
 #include "gateway/time/IanaTimeZone.h"
@@ -63,6 +65,55 @@ class HeartbeatTransport final : public fhir::HttpTransport {
   engine::WorkerHeartbeats& heartbeats_;
   std::string worker_;
   std::chrono::milliseconds budget_;
+};
+
+Transport transportOf(const Reading& r) {
+  return r.device.scheme() == DeviceKeyScheme::kMqttIdentity ? Transport::kMqtt : Transport::kBle;
+}
+
+// Counts readings into the pipeline for the metrics endpoint.
+class MeteredSink final : public ReadingSink {
+ public:
+  MeteredSink(ReadingSink& inner, metrics::GatewayMetrics& m) : inner_(inner), metrics_(m) {}
+  Result<AppendReport> submit(std::vector<Reading> readings) override {
+    for (const auto& r : readings) metrics_.readingReceived(r.kind, transportOf(r));
+    Transport t = readings.empty() ? Transport::kMqtt : transportOf(readings.front());
+    auto report = inner_.submit(std::move(readings));
+    if (!report.isOk()) metrics_.readingRejected(t, report.status().kind());
+    return report;
+  }
+
+ private:
+  ReadingSink& inner_;
+  metrics::GatewayMetrics& metrics_;
+};
+
+// Counts delivery outcomes and the receive-to-delivered latency.
+class MeteredUplink final : public Uplink {
+ public:
+  MeteredUplink(Uplink& inner, metrics::GatewayMetrics& m, const Clock& clock) : inner_(inner), metrics_(m), clock_(clock) {}
+  std::vector<DeliveryOutcome> deliver(const std::vector<Reading>& readings) override {
+    auto outcomes = inner_.deliver(readings);
+    UtcInstant now = clock_.now();
+    for (std::size_t i = 0; i < outcomes.size() && i < readings.size(); ++i) {
+      const Reading& r = readings[i];
+      switch (outcomes[i].verdict) {
+        case DeliveryVerdict::kDelivered:
+          metrics_.deliveryOutcome(r.kind, metrics::DeliveryOutcome::kCreated);
+          metrics_.readingDelivered(r.kind, transportOf(r), now - r.receivedAt);
+          break;
+        case DeliveryVerdict::kReject: metrics_.deliveryOutcome(r.kind, metrics::DeliveryOutcome::kDeadLettered); break;
+        case DeliveryVerdict::kRetry:
+        case DeliveryVerdict::kHalt: metrics_.deliveryOutcome(r.kind, metrics::DeliveryOutcome::kRetry); break;
+      }
+    }
+    return outcomes;
+  }
+
+ private:
+  Uplink& inner_;
+  metrics::GatewayMetrics& metrics_;
+  const Clock& clock_;
 };
 
 // The per-hub secret behind device aliases: 32 random bytes, created once, 0600.
@@ -155,6 +206,10 @@ class Daemon {
   SdNotifier notifier_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<mqtt::MqttIntake> mqtt_;
+  metrics::GatewayMetrics metrics_{RPM_GATEWAY_VERSION};
+  std::unique_ptr<metrics::MetricsServer> metricsServer_;
+  std::unique_ptr<MeteredUplink> meteredUplink_;
+  std::unique_ptr<MeteredSink> meteredSink_;
   const bool testFaults_ = [] {
     const char* v = std::getenv("RPM_GATEWAY_TEST_FAULTS");
     return v && std::string(v) == "1";
@@ -293,17 +348,25 @@ Status Daemon::setUp() {
   dl.batchSize = static_cast<std::size_t>(config_.integer("fhir.batch_size"));
   dl.backoffBase = std::chrono::milliseconds(config_.integer("fhir.backoff_base_ms"));
   dl.backoffCap = std::chrono::milliseconds(config_.integer("fhir.backoff_cap_ms"));
-  delivery_ = std::make_unique<engine::DeliveryLoop>(*store_, *uplink_, clock_, dl, engine::systemRandom());
+  meteredUplink_ = std::make_unique<MeteredUplink>(*uplink_, metrics_, clock_);
+  delivery_ = std::make_unique<engine::DeliveryLoop>(*store_, *meteredUplink_, clock_, dl, engine::systemRandom());
   aggregator_ = std::make_unique<StreamAggregator>(clock_, std::chrono::seconds(config_.integer("aggregation.window_seconds")));
   ingest_ = std::make_unique<engine::IngestPipeline>(*store_, *aggregator_, clock_, [this] {
     std::lock_guard<std::mutex> lock(wakeMutex_);
     wakeRequested_ = true;
     wake_.notify_all();
   });
+  meteredSink_ = std::make_unique<MeteredSink>(*ingest_, metrics_);
+  if (config_.boolean("metrics.enabled")) {
+    auto server = metrics::MetricsServer::start(config_.string("metrics.listen_address"), config_.integer("metrics.port"),
+                                                [this] { return metrics_.render(); });
+    if (!server.isOk()) return server.status();
+    metricsServer_ = std::move(server).value();
+  }
   if (config_.boolean("mqtt.enabled")) {
     auto options = mqtt::intakeOptionsFromConfig(config_);
     if (!options.isOk()) return options.status();
-    auto intake = mqtt::MqttIntake::create(*options, *ingest_, *store_, clock_, *zone_, *aliaser_);
+    auto intake = mqtt::MqttIntake::create(*options, *meteredSink_, *store_, clock_, *zone_, *aliaser_);
     if (!intake.isOk()) return intake.status();
     mqtt_ = std::move(intake).value();
   }
@@ -529,6 +592,20 @@ void Daemon::maintenance() {
   if (now - lastStatus_ > 10s) {
     lastStatus_ = now;
     notifier_.status(statusLine());
+    if (auto c = store_->counters(); c.isOk()) {
+      auto h = delivery_->health();
+      metrics::GatewayFigures f;
+      f.backlog = c->backlog;
+      f.leased = c->leased;
+      f.held = c->held;
+      f.deadLetters = c->deadLetters;
+      if (c->oldestUndeliveredAgeSeconds) f.oldestUndeliveredAgeSeconds = static_cast<std::uint64_t>(*c->oldestUndeliveredAgeSeconds);
+      f.bufferDiskBytes = c->diskBytes;
+      f.bufferCapBytes = c->capBytes;
+      f.deliveryHalted = h.halted;
+      f.consecutiveDeliveryFailures = h.consecutiveFailures;
+      metrics_.update(f);
+    }
   }
   if (auto interval = notifier_.watchdogInterval()) {
     if (now - lastWatchdogCheck_ >= *interval / 2) {
@@ -593,6 +670,7 @@ int Daemon::run() {
   control_->stop();
   // Intake stops first (the submit in flight finishes and is acknowledged), then partial windows are stored.
   if (mqtt_) mqtt_->stop();
+  metricsServer_.reset();
   if (Status f = ingest_->flushWindows(); !f.isOk()) log::error("daemon", "partial windows not stored", {{"error", f}});
   {
     std::lock_guard<std::mutex> lock(wakeMutex_);
