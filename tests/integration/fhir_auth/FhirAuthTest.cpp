@@ -277,6 +277,21 @@ TEST_CASE("SMART: a client signing RS384 or ES384 delivers every reading once, t
   }
 }
 
+TEST_CASE("SMART: SMART v1 scopes (read and write) and a configured token URL deliver too", "[smart]") {
+  Control control;
+  control.reset();
+  ClientKey key = makeKey("ES384", "k1");
+  control.call("POST", "/smart/clients", {{"clientId", "gw"}, {"jwks", jwks({key.jwk})}});
+  UplinkUnderTest u;
+  u.useSmart(SmartOptions{"", env("RPM_TEST_FHIR_BASE_URL") + "/auth/token", "gw", "k1", key.pem,
+                          "system/Observation.read system/Observation.write system/Device.read system/Device.write"});
+  u.build();
+  auto out = u.deliver(someReadings());
+  requireAll(out, DeliveryVerdict::kDelivered);
+  CHECK(control.count("Observation") == observationsIn(out));
+  CHECK(control.countRequests("GET", "/.well-known/smart-configuration") == 0);  // no discovery with a token URL
+}
+
 TEST_CASE("SMART: a token is renewed shortly before it expires, without a 401", "[smart]") {
   Control control;
   control.reset();
