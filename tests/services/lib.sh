@@ -394,22 +394,92 @@ svc_wait_dbus_name() {  # address name [seconds]
 
 SVC_FHIR_DIR=$SVC_SOURCE_DIR/tests/fhir-server
 
-# Starts the FHIR test server. tls: "" (plain HTTP) or "tls" (HTTPS with a CA made now).
-svc_start_fhir() {  # [tls]
-  local tls=${1:-}
+# Issues a server certificate for CN=name (SAN IP:127.0.0.1, DNS:localhost) that
+# expired long ago: openssl x509 cannot date a certificate in the past, openssl ca can.
+svc_make_expired_cert() {  # cadir outdir name
+  local cadir=$1 out=$2 name=$3 db
+  db=$(mktemp -d "$out/ca-db.XXXXXX")
+  : >"$db/index.txt"
+  openssl rand -hex 8 >"$db/serial"
+  cat >"$db/ca.cnf" <<CNF
+[ca]
+default_ca = expired
+[expired]
+database = $db/index.txt
+serial = $db/serial
+new_certs_dir = $db
+certificate = $cadir/ca.crt
+private_key = $cadir/ca.key
+default_md = sha256
+policy = anything
+unique_subject = no
+[anything]
+commonName = supplied
+[server]
+subjectAltName = IP:127.0.0.1,DNS:localhost
+extendedKeyUsage = serverAuth
+basicConstraints = CA:FALSE
+CNF
+  openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=$name" \
+    -keyout "$out/$name.key" -out "$out/$name.csr" >/dev/null 2>&1 &&
+    openssl ca -batch -config "$db/ca.cnf" -extensions server -notext \
+      -startdate 20200101000000Z -enddate 20200102000000Z \
+      -in "$out/$name.csr" -out "$out/$name.crt" >/dev/null 2>&1 ||
+    { svc_log "openssl could not issue the expired certificate $name"; return 1; }
+  rm -rf "$db" "$out/$name.csr"
+  chmod 644 "$out/$name.key" "$out/$name.crt"
+}
+
+# Issues a server certificate valid only for DNS:fhir.invalid (not 127.0.0.1, not localhost).
+svc_make_wrong_host_cert() {  # cadir outdir name
+  local cadir=$1 out=$2 name=$3
+  openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=fhir.invalid" \
+    -keyout "$out/$name.key" -out "$out/$name.csr" >/dev/null 2>&1 &&
+    openssl x509 -req -sha256 -days 2 -in "$out/$name.csr" -CA "$cadir/ca.crt" -CAkey "$cadir/ca.key" \
+      -CAcreateserial -out "$out/$name.crt" \
+      -extfile <(printf '%s\n' "subjectAltName=DNS:fhir.invalid" "extendedKeyUsage=serverAuth" "basicConstraints=CA:FALSE") \
+      >/dev/null 2>&1 || { svc_log "openssl could not issue certificate $name"; return 1; }
+  rm -f "$out/$name.csr"
+  chmod 644 "$out/$name.key" "$out/$name.crt"
+}
+
+# Starts the FHIR test server. mode:
+#   "" or http  plain HTTP
+#   tls         HTTPS with a CA made now (plus a wrong-host and an expired certificate to switch to)
+#   mtls        as tls, and the handshake requires a client certificate from a second CA made now
+#   smart       plain HTTP with SMART Backend Services (token endpoint, scopes enforced)
+svc_start_fhir() {  # [mode]
+  local mode=${1:-http}
   local dir=$RPM_TEST_SERVICES_DIR/fhir attempt port cport pid
+  case "$mode" in http | tls | mtls | smart) ;; *) svc_log "unknown FHIR mode '$mode'"; return 2 ;; esac
   mkdir -p "$dir"
   if [ ! -d "$SVC_FHIR_DIR/node_modules/@medplum/fhir-router" ]; then
     svc_log "tests/fhir-server/node_modules is missing: run 'npm ci' in tests/fhir-server (bash .ci/run does)"
     return 1
   fi
   local tls_args=()
-  if [ "$tls" = tls ]; then
+  if [ "$mode" = tls ] || [ "$mode" = mtls ]; then
     svc_make_ca "$dir/ca" "rpm-test-fhir-ca" || return 1
     svc_make_cert "$dir/ca" "$dir/certs" fhir-server server || return 1
+    svc_make_wrong_host_cert "$dir/ca" "$dir/certs" fhir-wrong-host || return 1
+    svc_make_expired_cert "$dir/ca" "$dir/certs" fhir-expired || return 1
     tls_args=(--tls-cert "$dir/certs/fhir-server.crt" --tls-key "$dir/certs/fhir-server.key")
     export RPM_TEST_FHIR_CA_FILE=$dir/ca/ca.crt
+    export RPM_TEST_FHIR_CERT=$dir/certs/fhir-server.crt RPM_TEST_FHIR_KEY=$dir/certs/fhir-server.key
+    export RPM_TEST_FHIR_WRONG_HOST_CERT=$dir/certs/fhir-wrong-host.crt
+    export RPM_TEST_FHIR_WRONG_HOST_KEY=$dir/certs/fhir-wrong-host.key
+    export RPM_TEST_FHIR_EXPIRED_CERT=$dir/certs/fhir-expired.crt RPM_TEST_FHIR_EXPIRED_KEY=$dir/certs/fhir-expired.key
   fi
+  if [ "$mode" = mtls ]; then
+    svc_make_ca "$dir/client-ca" "rpm-test-fhir-client-ca" || return 1
+    svc_make_cert "$dir/client-ca" "$dir/certs" gateway client || return 1
+    svc_make_ca "$dir/rogue-ca" "rpm-test-fhir-rogue-ca" || return 1
+    svc_make_cert "$dir/rogue-ca" "$dir/certs" rogue client || return 1
+    tls_args+=(--tls-client-ca "$dir/client-ca/ca.crt")
+    export RPM_TEST_FHIR_CLIENT_CERT=$dir/certs/gateway.crt RPM_TEST_FHIR_CLIENT_KEY=$dir/certs/gateway.key
+    export RPM_TEST_FHIR_ROGUE_CERT=$dir/certs/rogue.crt RPM_TEST_FHIR_ROGUE_KEY=$dir/certs/rogue.key
+  fi
+  if [ "$mode" = smart ]; then tls_args+=(--auth smart); fi
   for attempt in 1 2 3; do
     port=$(svc_free_port)
     cport=$(svc_free_port)
@@ -419,7 +489,8 @@ svc_start_fhir() {  # [tls]
     if svc_wait_listening "$pid" "$port" "FHIR server" "$dir/log" &&
       svc_wait_listening "$pid" "$cport" "FHIR server control" "$dir/log"; then
       printf '%s\n%s\n' "$port" "$cport" >"$dir/ports"
-      if [ "$tls" = tls ]; then
+      export RPM_TEST_FHIR_MODE=$mode
+      if [ "$mode" = tls ] || [ "$mode" = mtls ]; then
         export RPM_TEST_FHIR_BASE_URL=https://127.0.0.1:$port
       else
         export RPM_TEST_FHIR_BASE_URL=http://127.0.0.1:$port

@@ -4,7 +4,7 @@
 # or 2 for bad usage, or 3 if a service could not start.
 #
 #   tests/services/with-services.sh [--mosquitto[=anonymous|password|tls]]
-#       [--dbus[=permissive|bluez]] [--fhir[=http|tls]] -- command [args...]
+#       [--dbus[=permissive|bluez]] [--fhir[=http|tls|mtls|smart]] -- command [args...]
 #
 # The exported variable names are documented in docs/testing.md.
 set -uo pipefail
@@ -32,13 +32,13 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ $# -gt 0 ] || { echo "with-services: no command given after --" >&2; usage; }
-case "$want_fhir" in "" | http | tls) ;; *) echo "with-services: --fhir takes http or tls" >&2; exit 2 ;; esac
+case "$want_fhir" in "" | http | tls | mtls | smart) ;; *) echo "with-services: --fhir takes http, tls, mtls or smart" >&2; exit 2 ;; esac
 
 svc_init
 if [ -n "$want_dbus" ]; then svc_start_dbus "$want_dbus" || exit 3; fi
 if [ -n "$want_mqtt" ]; then svc_start_mosquitto "$want_mqtt" || exit 3; fi
 if [ -n "$want_fhir" ]; then
-  if [ "$want_fhir" = tls ]; then svc_start_fhir tls || exit 3; else svc_start_fhir || exit 3; fi
+  svc_start_fhir "$want_fhir" || exit 3
 fi
 
 # Not exec: the EXIT trap must outlive the command to stop the services. The
