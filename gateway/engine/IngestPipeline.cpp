@@ -26,6 +26,28 @@ Result<AppendReport> IngestPipeline::append(std::vector<Reading> readings) {
   for (auto& r : readings) {
     if (r.id.empty()) r.id = computeReadingId(r);
   }
+  // A glucose context belongs to the glucose record with its sequence number
+  // (GLS: the context follows its measurement; MQTT: they share "sequence").
+  // Prefer the record in the same submit; else the id that record gets under
+  // reading-id rule 1 (sequence + base time + reset epoch).
+  for (auto& r : readings) {
+    if (r.kind != ReadingKind::kGlucoseContext || !r.relatedReadingId.empty() || !r.sequence) continue;
+    for (const auto& g : readings) {
+      if (g.kind == ReadingKind::kGlucose && g.device == r.device && g.sequence == r.sequence &&
+          g.resetEpoch == r.resetEpoch) {
+        r.relatedReadingId = g.id;
+      }
+    }
+    if (r.relatedReadingId.empty()) {
+      Reading twin;
+      twin.device = r.device;
+      twin.kind = ReadingKind::kGlucose;
+      twin.sequence = r.sequence;
+      twin.deviceTime = r.deviceTime;
+      twin.resetEpoch = r.resetEpoch;
+      r.relatedReadingId = computeReadingId(twin);
+    }
+  }
   if (readings.empty()) return AppendReport{};
   auto report = store_.append(readings);
   if (!report.isOk()) {

@@ -60,7 +60,7 @@ echo "gateway running (log: stderr of rpm-gateway run, no patient data); FHIR se
 
 COUNT=$ROUNDS
 [ "$ONCE" = 1 ] || COUNT=100000
-python3 "$SRC/tests/sim/rpm-sim" --uri "$RPM_TEST_MQTT_URI" --device "$DEVICE" --count "$COUNT" --rate 4 \
+/usr/bin/python3 "$SRC/tests/sim/rpm-sim" --uri "$RPM_TEST_MQTT_URI" --device "$DEVICE" --count "$COUNT" --rate 4 \
   --deadline 600 >"$W/sim.out" 2>"$W/sim.err" &
 SIM=$!
 
@@ -105,6 +105,15 @@ PY
 if [ "$ONCE" = 1 ]; then
   wait "$SIM"; rc=$?; SIM=""
   tail -1 "$W/sim.out"
+  [ $rc -eq 0 ] || { echo "simulator failed:"; tail -5 "$W/sim.err"; tail -20 "$W/gateway.log"; }
   "$GW" status --config "$W/gateway.toml"
+  "$GW" deadletter list --config "$W/gateway.toml"
+  # --once is also the demo's test: every reading acknowledged and delivered, nothing dead-lettered.
+  "$GW" status --config "$W/gateway.toml" --json | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+ok = s["buffer"]["backlog"] == 0 and s["buffer"]["dead_letters"] == 0 and s["delivery"]["delivered"] > 0
+print("demo: every simulated reading delivered" if ok else "demo: readings left undelivered or dead-lettered")
+sys.exit(0 if ok else 1)' || rc=1
   exit $rc
 fi

@@ -97,6 +97,29 @@ TEST_CASE("Stream samples become one stored window summary; partial windows are 
   CHECK(f.store->counters()->backlog == 2);
 }
 
+TEST_CASE("A glucose context is linked to the glucose record with its sequence number", "[unit][ingest]") {
+  Fixture f;
+  auto record = [](ReadingKind kind, std::uint32_t seq) {
+    Reading r = rpm::test::sampleReading("");
+    r.kind = kind;
+    r.sequence = seq;
+    r.deviceTime = LocalDateTime{2026, 1, 1, 8, 0, 0, 0};
+    return r;
+  };
+  Reading glucose = record(ReadingKind::kGlucose, 7);
+  Reading context = record(ReadingKind::kGlucoseContext, 7);
+  REQUIRE(f.ingest->submit({glucose, context}).isOk());
+  std::string glucoseId = computeReadingId(glucose);
+  auto stored = f.store->find(computeReadingId(context));
+  REQUIRE(stored->has_value());
+  CHECK((*stored)->relatedReadingId == glucoseId);
+  // Alone (the glucose record came in an earlier submit): the same link by the reading-id rule.
+  Reading later = record(ReadingKind::kGlucoseContext, 8);
+  Reading glucose8 = record(ReadingKind::kGlucose, 8);
+  REQUIRE(f.ingest->submit({later}).isOk());
+  CHECK((*f.store->find(computeReadingId(later)))->relatedReadingId == computeReadingId(glucose8));
+}
+
 TEST_CASE("The watchdog sees a worker that stopped beating", "[unit][watchdog]") {
   WorkerHeartbeats hb;
   auto now = std::chrono::steady_clock::time_point(std::chrono::hours(1));
