@@ -394,6 +394,11 @@ std::vector<DeliveryOutcome> FhirUplink::deliver(const std::vector<Reading>& rea
       const MappedResource& obs = mapped[s.reading].observations[s.observation];
       BundleEntry e;
       e.resource = obs.resource;
+      // fullUrl: the UUIDv5 of the identifier, unique per Observation and
+      // cheap (the content-hash default serializes every resource twice).
+      if (!obs.identifierValue.empty()) {
+        e.fullUrl = "urn:uuid:" + logicalIdForIdentifier(kPhdIdentifierSystem, obs.identifierValue);
+      }
       if (options_.mode == DeliveryMode::kPut && !obs.identifierValue.empty()) {
         e.putId = logicalIdForIdentifier(kPhdIdentifierSystem, obs.identifierValue);
         e.resource["id"] = e.putId;
