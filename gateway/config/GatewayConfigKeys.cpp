@@ -89,7 +89,9 @@ std::vector<ConfigKeySpec> buildKeys() {
           "conditional-create (POST with If-None-Exist) or put (PUT to the UUIDv5 logical id).", F::kAny,
           {"conditional-create", "put"}),
       integer("fhir.batch_size", 50, 1, 500, "Most Observations in one batch Bundle."),
-      integer("fhir.batch_max_wait_ms", 200, 0, 60000, "Longest wait to fill a batch when more readings are queued."),
+      integer("fhir.batch_max_wait_ms", 0, 0, 60000,
+              "After new readings arrive on an idle queue, wait up to this long for a burst to fill a batch. "
+              "0: send at once (no added latency)."),
       integer("fhir.connect_timeout_ms", 10000, 100, 600000, "TCP and TLS connect timeout."),
       integer("fhir.request_timeout_ms", 30000, 100, 600000, "Total time allowed for one request."),
       boolean("fhir.gzip_requests", false, "Send gzip-compressed request bodies."),

@@ -304,6 +304,11 @@ Status Daemon::setUp() {
   t.caFile = config_.string("fhir.ca_file");
   t.clientCertFile = config_.string("fhir.client_cert_file");
   t.clientKeyFile = config_.string("fhir.client_key_file");
+  if (!t.clientKeyFile.empty()) {
+    // libcurl reads the key itself; refuse one that others can read, as for every secret.
+    auto key = fhir::readSecret(t.clientKeyFile, "fhir-client-tls-key");
+    if (!key.isOk()) return key.status();
+  }
   t.userAgent = std::string("rpm-gateway/") + RPM_GATEWAY_VERSION;
   transport_ = std::make_unique<fhir::CurlHttpTransport>(t);
   heartbeats_.add("delivery");
@@ -374,12 +379,44 @@ Status Daemon::setUp() {
 }
 
 void Daemon::deliveryWorker() {
-  Status probe = uplink_->probeServer();
-  if (!probe.isOk()) log::warning("delivery", "FHIR server check failed; delivery will retry", {{"error", probe}});
+  // A server that answers but cannot take our delivery mode (PUT without
+  // update-as-create, not R4) is a configuration error: do not deliver, check again later.
   for (;;) {
+    Status probe = uplink_->probeServer();
+    heartbeats_.beat("delivery");
+    if (probe.isOk()) break;
+    if (probe.kind() != ErrorKind::kConfigInvalid) {
+      log::warning("delivery", "FHIR server check failed; delivery will retry", {{"error", probe}});
+      break;
+    }
+    log::error("delivery", "FHIR server cannot take this configuration; delivery paused", {{"error", probe}});
+    std::unique_lock<std::mutex> lock(wakeMutex_);
+    auto until = std::chrono::steady_clock::now() + 5min;
+    while (!stopping_ && std::chrono::steady_clock::now() < until) {
+      wake_.wait_until(lock, std::min(until, std::chrono::steady_clock::now() + 1s));
+      heartbeats_.beat("delivery");
+    }
+    if (stopping_) return;
+  }
+  const auto batchMaxWait = std::chrono::milliseconds(config_.integer("fhir.batch_max_wait_ms"));
+  const auto batchSize = static_cast<std::uint64_t>(config_.integer("fhir.batch_size"));
+  bool queueWasIdle = true;
+  for (;;) {
+    if (queueWasIdle && batchMaxWait.count() > 0) {
+      // A burst is arriving on an idle queue: let it fill a batch, bounded.
+      auto until = std::chrono::steady_clock::now() + batchMaxWait;
+      while (std::chrono::steady_clock::now() < until) {
+        auto c = store_->counters();
+        if (!c.isOk() || c->backlog >= batchSize) break;
+        std::unique_lock<std::mutex> lock(wakeMutex_);
+        if (stopping_) break;
+        wake_.wait_until(lock, until);
+      }
+    }
     heartbeats_.beat("delivery");
     auto wait = delivery_->runOnce();
     heartbeats_.beat("delivery");
+    queueWasIdle = wait != std::chrono::milliseconds(0);
     std::unique_lock<std::mutex> lock(wakeMutex_);
     // Wake early for new readings, unless the destination asked us to wait.
     bool backingOff = delivery_->health().consecutiveFailures > 0 || delivery_->health().halted;
