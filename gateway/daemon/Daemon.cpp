@@ -185,6 +185,7 @@ class Daemon {
   void reload();
   std::string handleControl(const std::string& line);
   json status();
+  json healthSummary();
   std::string statusLine();
 
   Config config_;
@@ -430,6 +431,21 @@ void Daemon::deliveryWorker() {
   }
 }
 
+json Daemon::healthSummary() {
+  json h{{"state", "online"}, {"version", RPM_GATEWAY_VERSION}};
+  if (auto c = store_->counters(); c.isOk()) {
+    h["backlog"] = c->backlog;
+    h["held"] = c->held;
+    h["dead_letters"] = c->deadLetters;
+    h["oldest_undelivered_age_s"] = c->oldestUndeliveredAgeSeconds ? json(*c->oldestUndeliveredAgeSeconds) : json();
+  }
+  auto d = delivery_->health();
+  h["delivery"] = d.halted ? "halted" : d.consecutiveFailures ? "retrying" : "ok";
+  h["last_delivery"] = d.lastDeliveryAt ? json(formatUtc(*d.lastDeliveryAt)) : json();
+  h["ble_adapter"] = config_.boolean("ble.enabled") ? "not-started" : "disabled";
+  return h;
+}
+
 std::string Daemon::statusLine() {
   auto c = store_->counters();
   auto h = delivery_->health();
@@ -447,6 +463,7 @@ std::string Daemon::statusLine() {
 json Daemon::status() {
   json j;
   j["version"] = RPM_GATEWAY_VERSION;
+  j["health"] = healthSummary();
   j["uptime_s"] = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - startedAt_).count();
   auto c = store_->counters();
   if (c.isOk()) {
@@ -629,6 +646,7 @@ void Daemon::maintenance() {
   if (now - lastStatus_ > 10s) {
     lastStatus_ = now;
     notifier_.status(statusLine());
+    if (mqtt_) mqtt_->publishHealth(healthSummary().dump());
     if (auto c = store_->counters(); c.isOk()) {
       auto h = delivery_->health();
       metrics::GatewayFigures f;

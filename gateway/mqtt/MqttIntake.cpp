@@ -38,6 +38,8 @@ std::string rejectedTopic(const std::string& prefix, const std::string& hub) {
   return prefix + "/gateway/" + hub + "/rejected";
 }
 
+std::string healthTopic(const std::string& prefix, const std::string& hub) { return prefix + "/gateway/" + hub + "/health"; }
+
 bool splitReadingsTopic(const std::string& prefix, const std::string& topic, std::string& device, std::string& form) {
   const std::string head = prefix + "/devices/";
   if (topic.compare(0, head.size(), head) != 0) return false;
@@ -392,6 +394,16 @@ void MqttIntake::stop() {
     log::warning("mqtt", "disconnect not clean", {{"error", ErrorKind::kUnavailable}});
   }
   log::info("mqtt", "stopped");
+}
+
+Status MqttIntake::publishHealth(const std::string& json) {
+  try {
+    if (!impl_->client->is_connected()) return Status(ErrorKind::kUnavailable, "MQTT broker not connected");
+    impl_->client->publish(healthTopic(impl_->options.topicPrefix, impl_->options.hubId), json, 1, true);
+    return Status::ok();
+  } catch (const std::exception&) {
+    return Status(ErrorKind::kUnavailable, "MQTT health publish failed");
+  }
 }
 
 bool MqttIntake::waitUntilSubscribed(std::chrono::milliseconds timeout) const {

@@ -84,6 +84,11 @@ class MqttIntake {
   // (and ack), publishes "offline" and disconnects. Idempotent.
   void stop();
 
+  // Publishes the hub's health summary (JSON without PHI: counts, states,
+  // times) retained on <prefix>/gateway/<hub>/health. Does not wait for the
+  // broker; kUnavailable when not connected.
+  Status publishHealth(const std::string& json);
+
   // True once connected and subscribed (readiness for the daemon and tests).
   bool waitUntilSubscribed(std::chrono::milliseconds timeout) const;
   bool isConnected() const;
@@ -101,6 +106,7 @@ std::string readingsSubscription(const std::string& prefix);                  //
 std::string ackTopic(const std::string& prefix, const std::string& device);   // <prefix>/devices/<device>/acks
 std::string statusTopic(const std::string& prefix, const std::string& hub);   // <prefix>/gateway/<hub>/status
 std::string rejectedTopic(const std::string& prefix, const std::string& hub); // <prefix>/gateway/<hub>/rejected
+std::string healthTopic(const std::string& prefix, const std::string& hub);   // <prefix>/gateway/<hub>/health
 
 // Splits <prefix>/devices/<device>/readings/<form...>; false if it is not that shape.
 bool splitReadingsTopic(const std::string& prefix, const std::string& topic, std::string& device, std::string& form);

@@ -108,6 +108,11 @@ if [ "$ONCE" = 1 ]; then
   [ $rc -eq 0 ] || { echo "simulator failed:"; tail -5 "$W/sim.err"; tail -20 "$W/gateway.log"; }
   "$GW" status --config "$W/gateway.toml"
   "$GW" deadletter list --config "$W/gateway.toml"
+  # The hub's retained health summary (no PHI) on the broker.
+  mosquitto_sub -h "$RPM_TEST_MQTT_HOST" -p "$RPM_TEST_MQTT_PORT" -t "rpm/gateway/demo-hub/health" -C 1 -W 30 \
+    >"$W/health.json" 2>/dev/null || rc=1
+  echo "health topic: $(cat "$W/health.json")"
+  grep -q '"backlog"' "$W/health.json" || { echo "demo: no health summary on the broker"; rc=1; }
   # --once is also the demo's test: every reading acknowledged and delivered, nothing dead-lettered.
   "$GW" status --config "$W/gateway.toml" --json | /usr/bin/python3 -c '
 import json, sys
