@@ -241,7 +241,7 @@ Result<GlucoseDownloadReport> downloadGlucoseRecords(const DeviceKey& device, Bl
     std::uint32_t before = cursor;
     RequestResult result;
     Status s = download.run(request, epoch, cursor, true, result);
-    bool complete = s.isOk() && result.ending == Ending::kSuccess;
+    bool complete = (s.isOk() && result.ending == Ending::kSuccess) || options.treatInterruptedAsCompleteForTest;
     if (!result.storedSequences.empty() || complete) {
       Status r = record(requestedFrom, result, complete);
       if (!r.isOk()) return r;

@@ -37,6 +37,10 @@ namespace rpm::drivers::glucose {
 struct GlucoseDownloadOptions {
   // Longest silence between two values of one RACP request.
   std::chrono::milliseconds valueTimeout{10000};
+  // Planted bug, tests only: reports an interrupted download as complete, so
+  // the tests can show their "every record exactly once" check catches a
+  // skipped record. Never set outside tests.
+  bool treatInterruptedAsCompleteForTest = false;
 };
 
 // What one download did (for counters and logs; never values).
