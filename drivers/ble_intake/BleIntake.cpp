@@ -273,7 +273,16 @@ void BleIntake::recordDeviceInformation(const DeviceKey& key, BleDevice& device)
     auto raw = (*ch)->read();
     if (!raw) return;
     auto id = dis::parseSystemId(*raw);
-    if (id) found["system_id"] = dis::systemIdText(*id);
+    if (id) {
+      // 16 upper-case hex digits in over-the-air order: fhir::DeviceRecord::systemIdHex.
+      static const char kHex[] = "0123456789ABCDEF";
+      std::string hex;
+      for (std::uint8_t b : *id) {
+        hex.push_back(kHex[b >> 4]);
+        hex.push_back(kHex[b & 0x0F]);
+      }
+      found["system_id"] = hex;
+    }
     else ++malformed;
   }
   auto enrolled = enrolments_.listEnrolments();
