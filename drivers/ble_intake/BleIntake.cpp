@@ -134,8 +134,11 @@ std::unique_ptr<BleSession> BleIntake::makeSession(const std::string& address) {
   bool cuff = hasService(snapshot, kBloodPressureService);
   if (!glucose && !cuff) {
     // Asked again next pass: UUIDs may arrive with the first resolution.
-    std::lock_guard<std::mutex> lock(countersMutex_);
-    ++counters_.unsupportedDevices;
+    if (unsupported_.insert(address).second) {
+      std::lock_guard<std::mutex> lock(countersMutex_);
+      ++counters_.unsupportedDevices;
+      log::notice("ble", "enrolled device has no supported profile", {log::Field("device", aliaser_.aliasFor(*key))});
+    }
     return nullptr;
   }
   SessionProfile profile;

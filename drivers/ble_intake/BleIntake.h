@@ -54,7 +54,7 @@ struct BleIntakeCounters {
   std::uint64_t malformed = 0, orphanContexts = 0, intermediateIgnored = 0;
   std::uint64_t operatorFallbacks = 0, counterResets = 0, wraps = 0;
   std::uint64_t deviceInformationUpdates = 0;
-  std::uint64_t unsupportedDevices = 0;  // enrolled but neither glucose nor blood pressure
+  std::uint64_t unsupportedDevices = 0;  // enrolled devices with neither glucose nor blood pressure (once each)
 };
 
 class BleIntake {
@@ -101,6 +101,7 @@ class BleIntake {
   std::mutex runMutex_;  // one pass at a time
   BleSessionScheduler scheduler_;
   std::set<std::string> informationRecorded_;  // addresses whose DIS is in the metadata
+  std::set<std::string> unsupported_;          // addresses counted in unsupportedDevices
 
   mutable std::mutex countersMutex_;
   BleIntakeCounters counters_;

@@ -72,7 +72,10 @@ class Download {
           ++report_.malformed;
           continue;
         }
-        if (message->opCode != RacpOpCode::kResponseCode || message->requestOpCode != request.opCode) continue;
+        if (message->opCode != RacpOpCode::kResponseCode || message->requestOpCode != request.opCode ||
+            !message->responseValue) {
+          continue;
+        }
         switch (*message->responseValue) {
           case RacpResponseValue::kSuccess: result.ending = Ending::kSuccess; break;
           case RacpResponseValue::kNoRecordsFound: result.ending = Ending::kNoRecords; break;

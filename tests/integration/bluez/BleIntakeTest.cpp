@@ -391,8 +391,10 @@ TEST_CASE("A multi-user cuff's readings bind to the enrolled slot and the unboun
                     {"time", "2024-03-01T08:00:00"}},
                    {{"user", 2}, {"systolic", "135"}, {"diastolic", "85"}, {"map", "102"},
                     {"time", "2024-03-01T08:05:00"}}}}}}};
-  Rig rig(scenario({cuff}));
+  const std::string generic = "C0:11:22:33:44:07";  // enrolled, but neither a meter nor a cuff
+  Rig rig(scenario({cuff, {{"address", generic}, {"kind", "generic"}, {"paired", true}}}));
   rig.enrol(kCuff, std::uint8_t{1}, kPatientB);
+  rig.enrol(generic, std::nullopt, kPatientB);
   CHECK(rig.visit() == 1);
   auto counters = rig.intake->counters();
   CHECK(counters.cuffMeasurements == 2);
@@ -407,6 +409,12 @@ TEST_CASE("A multi-user cuff's readings bind to the enrolled slot and the unboun
   }
   CHECK(rig.buffer->counters().value().held == 1);
   CHECK(rig.buffer->counters().value().backlog == 1);
+  // The cuff again (it indicates the same stored measurements: duplicates); the generic device is counted once.
+  CHECK(rig.visit() == 1);
+  CHECK(rig.intake->counters().duplicates == 2);
+  CHECK(rig.buffer->counters().value().held == 1);
+  CHECK(rig.intake->counters().unsupportedDevices == 1);
+  CHECK(rig.emulator->counters(generic).count("ConnectCalls") == 0);
 }
 
 TEST_CASE("BlueZ errors and a malformed System ID are survived, counted and logged by alias only",
