@@ -74,9 +74,15 @@ BleSession::BleSession(std::shared_ptr<BleDevice> device, SessionProfile profile
   });
   device_->setLinkHandler([inbox](bool up) {
     std::lock_guard<std::mutex> lock(inbox->mutex);
-    if (!up && inbox->collecting) {
+    if (!inbox->collecting) return;
+    if (!up) {
       inbox->linkDropped = true;
       inbox->cv.notify_all();
+    } else {
+      // The previous attempt's disconnect can be reported on the client's
+      // thread after the next attempt began; the link coming up again
+      // supersedes that stale drop (events arrive in bus order).
+      inbox->linkDropped = false;
     }
   });
 }
@@ -192,7 +198,8 @@ std::size_t BleSessionScheduler::tick() {
       sessions_.emplace_back(address, std::move(created));
     }
     if (s->due()) {
-      s->runAttempt();
+      Status outcome = s->runAttempt();
+      if (observer_) observer_(address, outcome);
       ++ran;
     }
   }

@@ -123,7 +123,10 @@ class BleSession {
 class BleSessionScheduler {
  public:
   using SessionFactory = std::function<std::unique_ptr<BleSession>(const std::string& address)>;
-  explicit BleSessionScheduler(SessionFactory factory) : factory_(std::move(factory)) {}
+  // Told the outcome of every attempt tick() runs (logs and counters).
+  using AttemptObserver = std::function<void(const std::string& address, const Status& outcome)>;
+  explicit BleSessionScheduler(SessionFactory factory, AttemptObserver observer = nullptr)
+      : factory_(std::move(factory)), observer_(std::move(observer)) {}
   void setEnrolled(std::vector<std::string> addresses);
   // Runs every due attempt of enrolled devices; returns how many ran.
   std::size_t tick();
@@ -131,6 +134,7 @@ class BleSessionScheduler {
 
  private:
   SessionFactory factory_;
+  AttemptObserver observer_;
   std::vector<std::string> enrolled_;
   std::vector<std::pair<std::string, std::unique_ptr<BleSession>>> sessions_;
 };

@@ -164,6 +164,14 @@ void BluezEmulator::loadScenario(const nlohmann::json& s) {
     dev->battery = d.value("battery", static_cast<std::uint8_t>(90));
     dev->deviceTime = parseDateTimeFields(d.value("device_time", "2024-03-01T12:00:00")).value_or(DateTimeFields{});
     dev->temporary = !dev->paired;
+    // Keys: manufacturer, model, serial, firmware, software, hardware (UTF-8 text) and system_id (16 hex digits).
+    static const std::map<std::string, std::string> kDisKeys = {
+        {"manufacturer", "2a29"}, {"model", "2a24"},    {"serial", "2a25"},   {"firmware", "2a26"},
+        {"software", "2a28"},     {"hardware", "2a27"}, {"system_id", "2a23"}};
+    for (const auto& [key, uuid] : kDisKeys) {
+      const auto& info = d.value("device_information", nlohmann::json::object());
+      if (info.contains(key)) dev->deviceInformation[uuid] = info[key].get<std::string>();
+    }
     if (d.contains("glucose")) {
       const auto& g = d["glucose"];
       for (const auto& r : g.value("records", nlohmann::json::array())) {
@@ -238,10 +246,25 @@ void BluezEmulator::buildGatt(VirtualDevice& dev) {
   auto& gap = addService("1800", false);
   addChar(gap, "2a00", {"read"}, text(dev.name));
   auto& dis = addService("180a", true);
-  addChar(dis, "2a29", {"read"}, text("Emulated Health Inc."));
-  addChar(dis, "2a24", {"read"}, text(dev.kind == "bp_cuff" ? "EBP-2" : "EGM-1"));
-  addChar(dis, "2a25", {"read"}, text("SN" + dev.address.substr(dev.address.size() - 5)));
-  addChar(dis, "2a26", {"read"}, text("1.0.7"));
+  auto disText = [&](const std::string& uuid, const std::string& fallback) {
+    auto it = dev.deviceInformation.find(uuid);
+    return text(it == dev.deviceInformation.end() ? fallback : it->second);
+  };
+  addChar(dis, "2a29", {"read"}, disText("2a29", "Emulated Health Inc."));
+  addChar(dis, "2a24", {"read"}, disText("2a24", dev.kind == "bp_cuff" ? "EBP-2" : "EGM-1"));
+  addChar(dis, "2a25", {"read"}, disText("2a25", "SN" + dev.address.substr(dev.address.size() - 5)));
+  addChar(dis, "2a26", {"read"}, disText("2a26", "1.0.7"));
+  // Optional DIS characteristics exist only when the scenario names them, as on real devices.
+  for (const char* uuid : {"2a27", "2a28"}) {
+    if (dev.deviceInformation.count(uuid)) addChar(dis, uuid, {"read"}, disText(uuid, ""));
+  }
+  if (auto it = dev.deviceInformation.find("2a23"); it != dev.deviceInformation.end()) {
+    Bytes id;  // over-the-air order, as written in the scenario
+    for (std::size_t i = 0; i + 1 < it->second.size(); i += 2) {
+      id.push_back(static_cast<std::uint8_t>(std::stoul(it->second.substr(i, 2), nullptr, 16)));
+    }
+    addChar(dis, "2a23", {"read"}, id);
+  }
   auto& battery = addService("180f", true);
   addChar(battery, "2a19", {"read", "notify"}, Bytes{dev.battery});
   auto& cts = addService("1805", true);

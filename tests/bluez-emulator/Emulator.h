@@ -64,6 +64,9 @@ struct VirtualDevice {
   bool paired = false, bonded = false, trusted = false;
   std::uint8_t battery = 90;
   DateTimeFields deviceTime;
+  // Device Information strings by characteristic ("2a25": serial, ...) and
+  // "2a23" (System ID) as 16 hex digits; scenario "device_information".
+  std::map<std::string, std::string> deviceInformation;
 
   // D-Bus side state.
   std::string path;
