@@ -118,6 +118,16 @@ Result<Quantity> normalizeUnit(const Quantity& q, const MappingRow& row) {
   return invalid("unit '" + q.unit + "' is not allowed for " + std::string(measureName(row.measure)));
 }
 
+// Index (1-based) of a token in a list, 0 if absent.
+std::uint32_t tokenIndex(const std::string& token, std::initializer_list<std::string_view> tokens) {
+  std::uint32_t i = 1;
+  for (auto t : tokens) {
+    if (t == token) return i;
+    ++i;
+  }
+  return 0;
+}
+
 const Component* findComponent(const Reading& r, Measure m) {
   for (const auto& c : r.components()) {
     if (c.measure == m) return &c;
@@ -450,7 +460,8 @@ Status mapPulseOximetry(Builder& b, std::string& note) {
 
 // ---- glucose (§4.6.7) and CGM (§4.6.8) ----
 bool isControlSolution(const Reading& r, const Component& c) {
-  return c.code == "control-solution" || statusBits(r, "glucose-sample-location").value_or(0) == 4;
+  const Component* where = findComponent(r, Measure::kSampleLocation);
+  return c.code == "control-solution" || (where && where->code == "control-solution");
 }
 
 Result<std::string> glucoseQualifier(const Reading& r, const Component& c) {
@@ -505,25 +516,16 @@ Status mapGlucose(Builder& b, std::string& note) {
     }
     b.addBits(8417752, "MDC_GLU_METER_DEV_STATUS", asn, *id);
   }
-  if (auto loc = statusBits(r, "glucose-sample-location")) {
+  // Sample location: a coded component (Measure kSampleLocation) with the decoders' token.
+  if (const Component* where = findComponent(r, Measure::kSampleLocation)) {
     static constexpr std::pair<std::uint32_t, std::string_view> kLocations[] = {
         {0, ""}, {8417848, "finger"}, {8417852, "alternate site test"}, {8417856, "earlobe"}};
-    if (*loc >= 1 && *loc <= 3) {
-      b.addCoded(8417844, "MDC_CTXT_GLU_SAMPLELOCATION", kLocations[*loc].first, kLocations[*loc].second, *id);
-    }
+    std::uint32_t loc = tokenIndex(where->code, {"finger", "alternate-site-test", "earlobe"});
+    if (loc >= 1) b.addCoded(8417844, "MDC_CTXT_GLU_SAMPLELOCATION", kLocations[loc].first, kLocations[loc].second, *id);
   }
   return Status::ok();
 }
 
-// Index (1-based) of a token in a list, 0 if absent.
-std::uint32_t tokenIndex(const std::string& token, std::initializer_list<std::string_view> tokens) {
-  std::uint32_t i = 1;
-  for (auto t : tokens) {
-    if (t == token) return i;
-    ++i;
-  }
-  return 0;
-}
 
 Json idComponent(std::uint32_t parentMdc, std::string_view text, std::uint32_t valueMdc, const std::string& token) {
   Json c;
@@ -538,27 +540,28 @@ Json idComponent(std::uint32_t parentMdc, std::string_view text, std::uint32_t v
 Status mapGlucoseContext(Builder& b, const std::string& glucoseId, std::string& note) {
   const Reading& r = b.reading();
   size_t before = 0;
-  if (auto meal = statusBits(r, "glucose-meal")) {
+  // Meal, tester and health are coded components (Measure kMeal/kTester/kHealth)
+  // with the decoders' tokens (drivers/README.md); their position is the GLS value.
+  auto codedValue = [&r](Measure m, std::initializer_list<std::string_view> tokens) -> std::uint32_t {
+    const Component* c = findComponent(r, m);
+    return c ? tokenIndex(c->code, tokens) : 0;
+  };
+  if (std::uint32_t meal = codedValue(Measure::kMeal, {"preprandial", "postprandial", "fasting", "casual", "bedtime"})) {
     static constexpr std::string_view kMeals[] = {"", "preprandial", "postprandial", "fasting", "casual", "bedtime"};
-    if (*meal >= 1 && *meal <= 5) {
-      // Bedtime has no MDC constant in the sources (§4.6.7 †): text only.
-      std::uint32_t code = *meal <= 4 ? 8417868 + 4 * (*meal - 1) : 0;
-      b.addCoded(8417864, "MDC_CTXT_GLU_MEAL", code, kMeals[*meal], glucoseId);
-    }
+    // Bedtime has no MDC constant in the sources (§4.6.7 †): text only.
+    std::uint32_t code = meal <= 4 ? 8417868 + 4 * (meal - 1) : 0;
+    b.addCoded(8417864, "MDC_CTXT_GLU_MEAL", code, kMeals[meal], glucoseId);
   }
-  if (auto tester = statusBits(r, "glucose-tester")) {
+  if (std::uint32_t tester = codedValue(Measure::kTester, {"self", "health-care-professional", "lab-test"})) {
     static constexpr std::string_view kTesters[] = {"", "self", "health care professional", "lab test"};
-    if (*tester >= 1 && *tester <= 3) {
-      b.addCoded(8417884, "MDC_CTXT_GLU_TESTER", 8417888 + 4 * (*tester - 1), kTesters[*tester], glucoseId);
-    }
+    b.addCoded(8417884, "MDC_CTXT_GLU_TESTER", 8417888 + 4 * (tester - 1), kTesters[tester], glucoseId);
   }
-  if (auto health = statusBits(r, "glucose-health")) {
+  if (std::uint32_t health = codedValue(Measure::kHealth, {"minor-health-issues", "major-health-issues", "during-menses",
+                                                            "under-stress", "no-health-issues"})) {
     static constexpr std::pair<std::uint32_t, std::string_view> kHealth[] = {
         {0, ""}, {8417824, "minor health issues"}, {8417828, "major health issues"}, {0, "during menses"},
         {8417836, "under stress"}, {8417840, "no health issues"}};
-    if (*health >= 1 && *health <= 5) {
-      b.addCoded(8417820, "MDC_CTXT_GLU_HEALTH", kHealth[*health].first, kHealth[*health].second, glucoseId);
-    }
+    b.addCoded(8417820, "MDC_CTXT_GLU_HEALTH", kHealth[health].first, kHealth[health].second, glucoseId);
   }
   (void)before;
   if (const Component* carb = findComponent(r, Measure::kCarbohydrate)) {

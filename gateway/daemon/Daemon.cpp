@@ -16,6 +16,8 @@
 #include <thread>
 
 #include "buffer/SqliteBuffer.h"
+#include "drivers/ble_intake/BleIntake.h"
+#include "drivers/bluez/BluezClient.h"
 #include "fhir/uplink/AccessTokenProvider.h"
 #include "fhir/uplink/CurlHttpTransport.h"
 #include "fhir/uplink/FhirUplink.h"
@@ -207,6 +209,8 @@ class Daemon {
   SdNotifier notifier_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<mqtt::MqttIntake> mqtt_;
+  std::shared_ptr<bluez::BluezClient> bluez_;
+  std::unique_ptr<ble::BleIntake> ble_;
   metrics::GatewayMetrics metrics_{RPM_GATEWAY_VERSION};
   std::unique_ptr<metrics::MetricsServer> metricsServer_;
   std::unique_ptr<MeteredUplink> meteredUplink_;
@@ -369,6 +373,23 @@ Status Daemon::setUp() {
     if (!server.isOk()) return server.status();
     metricsServer_ = std::move(server).value();
   }
+  if (config_.boolean("ble.enabled")) {
+    bluez::BluezClientOptions bo;
+    bo.adapterName = config_.string("ble.adapter");
+    bo.callTimeout = std::chrono::milliseconds(config_.integer("ble.call_timeout_ms"));
+    auto client = bluez::BluezClient::connectSystemBus(bo, clock_);
+    if (!client.isOk()) return client.status();
+    bluez_ = *client;
+    ble::BleIntakeOptions io;
+    io.connectTimeout = std::chrono::milliseconds(config_.integer("ble.connect_timeout_ms"));
+    io.revisitInterval = std::chrono::milliseconds(config_.integer("ble.revisit_interval_ms"));
+    io.maxRetry = std::chrono::milliseconds(config_.integer("ble.retry_max_ms"));
+    io.recordTimeout = std::chrono::milliseconds(config_.integer("ble.record_timeout_ms"));
+    io.cuffQuietTimeout = std::chrono::milliseconds(config_.integer("ble.cuff_quiet_ms"));
+    auto intake = ble::BleIntake::create(io, *meteredSink_, *store_, *store_, clock_, bluez_->adapter(), *zone_, *aliaser_);
+    if (!intake.isOk()) return intake.status();
+    ble_ = std::move(intake).value();
+  }
   if (config_.boolean("mqtt.enabled")) {
     auto options = mqtt::intakeOptionsFromConfig(config_);
     if (!options.isOk()) return options.status();
@@ -442,7 +463,7 @@ json Daemon::healthSummary() {
   auto d = delivery_->health();
   h["delivery"] = d.halted ? "halted" : d.consecutiveFailures ? "retrying" : "ok";
   h["last_delivery"] = d.lastDeliveryAt ? json(formatUtc(*d.lastDeliveryAt)) : json();
-  h["ble_adapter"] = config_.boolean("ble.enabled") ? "not-started" : "disabled";
+  h["ble_adapter"] = !ble_ ? "disabled" : (bluez_->adapter() && bluez_->adapter()->ready().isOk() ? "ready" : "unavailable");
   return h;
 }
 
@@ -702,6 +723,12 @@ int Daemon::run() {
     return 1;
   }
   deliveryThread_ = std::thread([this] { deliveryWorker(); });
+  if (ble_) {
+    if (Status b = ble_->start(); !b.isOk()) {
+      log::error("daemon", "BLE intake did not start", {{"error", b}});
+      return 1;
+    }
+  }
   if (mqtt_) {
     if (Status m = mqtt_->start(); !m.isOk()) {
       log::error("daemon", "MQTT intake did not start", {{"error", m}});
@@ -725,6 +752,7 @@ int Daemon::run() {
   control_->stop();
   // Intake stops first (the submit in flight finishes and is acknowledged), then partial windows are stored.
   if (mqtt_) mqtt_->stop();
+  if (ble_) ble_->stop();
   metricsServer_.reset();
   if (Status f = ingest_->flushWindows(); !f.isOk()) log::error("daemon", "partial windows not stored", {{"error", f}});
   {

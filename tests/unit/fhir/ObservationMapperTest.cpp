@@ -209,10 +209,10 @@ TEST_CASE("control solution results are never uploaded", "[unit][fhir]") {
   CHECK(m.observations.empty());
   CHECK(contains(m.note, "control solution"));
   Reading byLocation = reading(ReadingKind::kGlucose, {comp(Measure::kGlucoseConcentration, "95", "mg/dL", "capillary-whole-blood")});
-  byLocation.status.push_back({"glucose-sample-location", 4});
+  std::get<std::vector<Component>>(byLocation.value).push_back(comp(Measure::kSampleLocation, "0", "1", "control-solution"));
   CHECK(mapOk(byLocation, c.ctx).observations.empty());
   Reading context = reading(ReadingKind::kGlucoseContext, {});
-  context.status.push_back({"glucose-meal", 1});
+  context.value = std::vector<Component>{comp(Measure::kMeal, "0", "1", "preprandial")};
   CHECK(mapOk(context, c.ctx, &byType).observations.empty());
 }
 
@@ -220,7 +220,7 @@ TEST_CASE("glucose sensor status and sample location become linked observations"
   Context c;
   Reading r = reading(ReadingKind::kGlucose, {comp(Measure::kGlucoseConcentration, "95", "mg/dL", "capillary-whole-blood")});
   r.status.push_back({"glucose-sensor-status", (1u << 0) | (1u << 5) | (1u << 11)});
-  r.status.push_back({"glucose-sample-location", 1});
+  std::get<std::vector<Component>>(r.value).push_back(comp(Measure::kSampleLocation, "0", "1", "finger"));
   auto out = dumped(mapOk(r, c.ctx));
   REQUIRE(out.size() == 3);
   CHECK(contains(out[0], R"("valueQuantity":{"value":95,"comparator":">","unit":"mg/dL")"));
@@ -242,7 +242,12 @@ TEST_CASE("glucose context becomes coded and numeric observations derived from t
                          comp(Measure::kExerciseDuration, "1800", "s"), comp(Measure::kExerciseIntensity, "40", "%"),
                          comp(Measure::kMedication, "0.000005", "kg", "rapid-acting-insulin")});
   ctx.deviceTime.reset();  // context records carry no time of their own
-  ctx.status = {{"glucose-meal", 2}, {"glucose-tester", 1}, {"glucose-health", 5}};
+  {
+    auto& comps = std::get<std::vector<Component>>(ctx.value);
+    comps.push_back(comp(Measure::kMeal, "0", "1", "postprandial"));
+    comps.push_back(comp(Measure::kTester, "0", "1", "self"));
+    comps.push_back(comp(Measure::kHealth, "0", "1", "no-health-issues"));
+  }
   auto m = mapOk(ctx, c.ctx, &g);
   auto out = dumped(m);
   REQUIRE(out.size() == 7);
@@ -444,7 +449,8 @@ TEST_CASE("every kind of Observation carries the elements the PHD IG and R4 vita
                                                           comp(Measure::kPerfusionIndex, "2.5", "%")}));
   readings.back().status.push_back({"plx-device-sensor-status", 1});
   readings.push_back(reading(ReadingKind::kGlucose, {comp(Measure::kGlucoseConcentration, "95", "mg/dL", "capillary-whole-blood")}));
-  readings.back().status = {{"glucose-sensor-status", 1}, {"glucose-sample-location", 2}};
+  readings.back().status = {{"glucose-sensor-status", 1}};
+  std::get<std::vector<Component>>(readings.back().value).push_back(comp(Measure::kSampleLocation, "0", "1", "alternate-site-test"));
   readings.push_back(reading(ReadingKind::kCgmGlucose, {comp(Measure::kGlucoseConcentration, "112", "mg/dL")}));
   readings.back().status.push_back({"cgm-sensor-status", 1});
   readings.push_back(reading(ReadingKind::kBodyTemperature, {comp(Measure::kBodyTemperature, "37.0", "Cel", "armpit")}));
@@ -461,7 +467,7 @@ TEST_CASE("every kind of Observation carries the elements the PHD IG and R4 vita
   readings.push_back(ecg);
   Reading glucose = readings[4];
   Reading context = reading(ReadingKind::kGlucoseContext, {comp(Measure::kHbA1c, "6.5", "%")});
-  context.status = {{"glucose-meal", 3}};
+  context.value = std::vector<Component>{comp(Measure::kMeal, "0", "1", "fasting")};
 
   std::vector<std::string> profiles;
   auto checkAll = [&](const MappedReading& m) {
