@@ -103,6 +103,7 @@ expect_mode /var/lib/rpm-gateway 700 rpm-gateway:rpm-gateway
 expect_mode /etc/rpm-gateway 750 root:rpm-gateway
 expect_mode /etc/rpm-gateway/gateway.toml 640 root:rpm-gateway
 expect_mode /etc/rpm-gateway/credentials 700 root:root
+expect_mode /etc/rpm-gateway/credentials/mqtt-password 600 root:root  # LoadCredential= sources exist
 [ -L /etc/systemd/system/multi-user.target.wants/rpm-gateway.service ] && ok || bad "service not enabled"
 
 /usr/bin/rpm-gateway version | grep -q '^rpm-gateway ' && ok || bad "installed rpm-gateway version failed"
