@@ -27,6 +27,7 @@
 #include "gateway/identity/Identifiers.h"
 #include "gateway/log/Log.h"
 #include "tests/support/FakeClock.h"
+#include "tests/support/FhirServerControl.h"
 #include "tests/support/LogCanary.h"
 #include "tests/unit/buffer/BufferFixtures.h"
 
@@ -41,38 +42,7 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
-// The test server's control API (docs/testing.md).
-class Control {
- public:
-  Control() : base_(env("RPM_TEST_FHIR_CONTROL_URL")), http_(CurlTransportOptions{}) {}
-  json call(const std::string& method, const std::string& path, const json& body = json()) {
-    HttpRequest r{method, base_ + path, {{"Content-Type", "application/json"}}, body.is_null() ? "" : body.dump(),
-                  false};
-    auto out = http_.send(r);
-    REQUIRE(std::holds_alternative<HttpResponse>(out));
-    const auto& resp = std::get<HttpResponse>(out);
-    INFO(resp.body);
-    REQUIRE(resp.status < 300);
-    return resp.body.empty() ? json() : json::parse(resp.body, nullptr, false);
-  }
-  void reset() { call("POST", "/reset"); }
-  std::size_t count(const std::string& type) { return call("GET", "/resources/" + type).size(); }
-  json requests() { return call("GET", "/requests"); }
-  // Recorded requests whose method and URL start match.
-  std::size_t countRequests(const std::string& method, const std::string& urlPrefix, long status = 0) {
-    std::size_t n = 0;
-    for (const auto& r : requests()) {
-      if (r.value("method", "") != method || r.value("url", "").rfind(urlPrefix, 0) != 0) continue;
-      if (status != 0 && (!r["status"].is_number() || r["status"].get<long>() != status)) continue;
-      ++n;
-    }
-    return n;
-  }
-
- private:
-  std::string base_;
-  CurlHttpTransport http_;
-};
+using Control = rpm::test::FhirServerControl;
 
 // A few decodable payloads from the decoder corpus: temperature, blood pressure, weight, pulse oximetry.
 std::vector<Reading> someReadings() {

@@ -17,6 +17,7 @@
 #include "gateway/engine/StreamAggregator.h"
 #include "gateway/identity/Identifiers.h"
 #include "tests/support/FakeClock.h"
+#include "tests/support/FhirServerControl.h"
 #include "tests/unit/buffer/BufferFixtures.h"
 
 using namespace rpm;
@@ -30,30 +31,7 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
-// The test server's control API (docs/testing.md).
-class Control {
- public:
-  Control() : base_(env("RPM_TEST_FHIR_CONTROL_URL")), http_(CurlTransportOptions{}) {}
-  json call(const std::string& method, const std::string& path, const std::string& body = "") {
-    HttpRequest r{method, base_ + path, {{"Content-Type", "application/json"}}, body, false};
-    auto out = http_.send(r);
-    REQUIRE(std::holds_alternative<HttpResponse>(out));
-    const auto& resp = std::get<HttpResponse>(out);
-    REQUIRE(resp.status < 300);
-    return resp.body.empty() ? json() : json::parse(resp.body, nullptr, false);
-  }
-  void reset() { call("POST", "/reset"); }
-  std::size_t count(const std::string& type) { return call("GET", "/resources/" + type).size(); }
-  std::string allBodies() {
-    std::string all;
-    for (const auto& r : call("GET", "/requests")) all += r.value("body", std::string()) + "\n";
-    return all;
-  }
-
- private:
-  std::string base_;
-  CurlHttpTransport http_;
-};
+using Control = rpm::test::FhirServerControl;
 
 struct Corpus {
   std::vector<Reading> readings;
@@ -201,8 +179,8 @@ TEST_CASE("A server that ignores If-None-Exist and drops responses gets no dupli
   // libcurl would silently resend a POST whose connection died (CurlHttpTransport forbids that).
   REQUIRE(u.uplink->deliver({corpus.readings[0]})[0].verdict == DeliveryVerdict::kDelivered);
   std::size_t before = control.count("Observation");
-  control.call("POST", "/faults", R"({"action":"ignore-if-none-exist","match":{"path":"^/"}})");
-  control.call("POST", "/faults", R"({"action":"drop-after-commit","match":{"method":"POST","path":"^/$"},"times":1})");
+  control.call("POST", "/faults", json::parse(R"({"action":"ignore-if-none-exist","match":{"path":"^/"}})"));
+  control.call("POST", "/faults", json::parse(R"({"action":"drop-after-commit","match":{"method":"POST","path":"^/$"},"times":1})"));
   auto first = u.uplink->deliver(some);
   for (const auto& o : first) {
     INFO(o.reason.toString());
@@ -228,7 +206,7 @@ TEST_CASE("503 with Retry-After is reported for the engine to honour", "[fhir-ht
   Corpus corpus = decodeCorpus();
   UplinkUnderTest u;
   REQUIRE(u.uplink->deliver({corpus.readings[0]})[0].verdict == DeliveryVerdict::kDelivered);
-  control.call("POST", "/faults", R"({"action":"status","status":503,"retryAfter":7,"match":{"path":"^/$"},"times":1})");
+  control.call("POST", "/faults", json::parse(R"({"action":"status","status":503,"retryAfter":7,"match":{"path":"^/$"},"times":1})"));
   auto out = u.uplink->deliver({corpus.readings[1]});
   CHECK(out[0].verdict == DeliveryVerdict::kRetry);
   CHECK(out[0].serverDelay == std::chrono::seconds(7));
