@@ -28,3 +28,12 @@ finish() {
   echo "$TEST_PASSED passed, $TEST_FAILED failed"
   [ "$TEST_FAILED" -eq 0 ] && [ "$TEST_PASSED" -gt 0 ]
 }
+
+# wait_for "what" seconds command...: polls the command until it succeeds,
+# for at most that many seconds (a readiness wait, never a fixed sleep).
+wait_for() {
+  local what=$1 seconds=$2; shift 2
+  local deadline=$(( $(date +%s) + seconds ))
+  while [ "$(date +%s)" -le "$deadline" ]; do "$@" && return 0; sleep 0.1; done
+  echo "timed out waiting for: $what"; return 1
+}

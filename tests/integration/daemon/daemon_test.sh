@@ -18,13 +18,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for "what" seconds command...: polls a condition, bounded.
-wait_for() {
-  local what=$1 seconds=$2; shift 2
-  local deadline=$(( $(date +%s) + seconds ))
-  while [ "$(date +%s)" -le "$deadline" ]; do "$@" && return 0; sleep 0.1; done
-  echo "timed out waiting for: $what"; return 1
-}
 count() { grep -c " $1" "$W/notify.log" 2>/dev/null || true; }
 
 cat >"$W/gw.toml" <<T

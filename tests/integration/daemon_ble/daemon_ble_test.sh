@@ -18,12 +18,6 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
-wait_for() {
-  local what=$1 seconds=$2; shift 2
-  local deadline=$(( $(date +%s) + seconds ))
-  while [ "$(date +%s)" -le "$deadline" ]; do "$@" && return 0; sleep 0.2; done
-  echo "timed out waiting for: $what"; return 1
-}
 observations() {
   curl -s "$RPM_TEST_FHIR_CONTROL_URL/resources/Observation" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
 }
