@@ -51,15 +51,28 @@ svc_kill_pids() {  # pid...
   return 0
 }
 
-# Stops every service process (those this shell spawned, and any that
-# service-ctl.sh restarted, found through the pid files) and removes the temp
+# True when pid is still the process recorded for a service dir (same program
+# as its cmd file), so that a stale pid file never makes us stop a stranger
+# that happens to have been given the same PID.
+svc_pid_runs_service() {  # pid service-dir
+  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && [ -r "$2/cmd" ] || return 1
+  local running recorded
+  running=$(tr '\0' '\n' <"/proc/$1/cmdline" | head -1)
+  recorded=$(tr '\0' '\n' <"$2/cmd" | head -1)
+  [ -n "$running" ] && [ "$(basename "$running")" = "$(basename "$recorded")" ]
+}
+
+# Stops every service process (those this shell spawned and any that
+# service-ctl.sh restarted: all are in the pid files) and removes the temp
 # root. Runs from the EXIT trap, so it must not rely on set -e.
 svc_cleanup() {
   local rc=$?
-  local pids=("${SVC_PIDS[@]}") f pid
+  # Only PIDs whose pid file still names a running service program: a PID
+  # number alone may have been reused by a stranger since our process exited.
+  local pids=() f pid
   if [ -n "${RPM_TEST_SERVICES_DIR:-}" ]; then
     for f in "$RPM_TEST_SERVICES_DIR"/*/pid; do
-      [ -f "$f" ] && read -r pid <"$f" && pids+=("$pid")
+      [ -f "$f" ] && read -r pid <"$f" && svc_pid_runs_service "$pid" "$(dirname "$f")" && pids+=("$pid")
     done
   fi
   if [ ${#pids[@]} -gt 0 ]; then svc_kill_pids "${pids[@]}"; fi

@@ -21,14 +21,16 @@ case "$service" in mosquitto | dbus | fhir) ;; *) echo "service-ctl: unknown ser
 stop() {
   local pid
   read -r pid <"$dir/pid" || return 1
+  svc_pid_runs_service "$pid" "$dir" || { echo "service-ctl: $service is not running" >&2; return 1; }
   svc_kill_pids "$pid"
   svc_alive "$pid" && return 1
+  : >"$dir/pid"  # stopped: cleanup must not signal this PID later
   return 0
 }
 
 start() {
   local cmd pid ports
-  read -r pid <"$dir/pid" && svc_alive "$pid" && { echo "service-ctl: $service is running (pid $pid)" >&2; return 1; }
+  read -r pid <"$dir/pid" && svc_pid_runs_service "$pid" "$dir" && { echo "service-ctl: $service is running (pid $pid)" >&2; return 1; }
   mapfile -d '' -t cmd <"$dir/cmd"
   # nohup + setsid: the service must outlive this script; the wrapper's cleanup stops it.
   setsid nohup "${cmd[@]}" >>"$dir/log" 2>&1 </dev/null &
