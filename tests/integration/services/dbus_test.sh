@@ -31,7 +31,7 @@ start_holder() {  # out [name]
   HOLDER_PIDS+=($!)
   local pid=$! i
   for ((i = 0; i < 200; i++)); do
-    grep -q '^unique-name ' "$out" && return 0
+    grep -q '^unique-name ' "$out" 2>/dev/null && return 0
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.05
   done

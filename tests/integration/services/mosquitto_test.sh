@@ -33,7 +33,7 @@ start_subscriber() {  # out user topic count
   SUB_PID=$!
   local i
   for ((i = 0; i < 200; i++)); do
-    grep -q 'received SUBACK' "$out" && return 0
+    grep -q 'received SUBACK' "$out" 2>/dev/null && return 0
     kill -0 "$SUB_PID" 2>/dev/null || return 1
     sleep 0.05
   done
