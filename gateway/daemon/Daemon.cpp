@@ -22,7 +22,7 @@
 #include "fhir/uplink/AccessTokenProvider.h"
 #include "fhir/uplink/CurlHttpTransport.h"
 #include "fhir/uplink/FhirUplink.h"
-#include "fhir/uplink/SecretFile.h"
+#include "gateway/secrets/SecretFile.h"
 #include "gateway/daemon/ControlSocket.h"
 #include "gateway/engine/DeliveryLoop.h"
 #include "gateway/engine/IngestPipeline.h"
@@ -236,11 +236,11 @@ Result<std::unique_ptr<fhir::AccessTokenProvider>> Daemon::makeAuth() {
   const std::string& mode = config_.string("fhir.auth");
   if (mode == "none" || mode == "mtls") return fhir::makeNoAuthorization();
   if (mode == "bearer") {
-    auto token = fhir::readSecret(config_.string("fhir.token_file"), "fhir-token");
+    auto token = secrets::readSecret(config_.string("fhir.token_file"), "fhir-token");
     if (!token.isOk()) return token.status();
     return fhir::makeStaticBearer(*token);
   }
-  auto key = fhir::readSecret(config_.string("fhir.private_key_file"), "fhir-client-key");
+  auto key = secrets::readSecret(config_.string("fhir.private_key_file"), "fhir-client-key");
   if (!key.isOk()) return key.status();
   fhir::SmartOptions o;
   o.fhirBaseUrl = config_.string("fhir.base_url");
@@ -312,7 +312,7 @@ Status Daemon::setUp() {
   t.clientKeyFile = config_.string("fhir.client_key_file");
   if (!t.clientKeyFile.empty()) {
     // libcurl reads the key itself; refuse one that others can read, as for every secret.
-    auto key = fhir::readSecret(t.clientKeyFile, "fhir-client-tls-key");
+    auto key = secrets::readSecret(t.clientKeyFile, "fhir-client-tls-key");
     if (!key.isOk()) return key.status();
   }
   t.userAgent = std::string("rpm-gateway/") + RPM_GATEWAY_VERSION;

@@ -1,14 +1,10 @@
 #include "gateway/mqtt/MqttIntake.h"
 
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <cstdlib>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -17,6 +13,7 @@
 
 #include "gateway/engine/Backoff.h"
 #include "gateway/log/Log.h"
+#include "gateway/secrets/SecretFile.h"
 
 namespace rpm::mqtt {
 
@@ -50,33 +47,6 @@ bool splitReadingsTopic(const std::string& prefix, const std::string& topic, std
   device = topic.substr(head.size(), slash - head.size());
   form = topic.substr(slash + marker.size());
   return !form.empty();
-}
-
-Result<std::string> readMqttSecret(const std::string& configuredPath, const std::string& credentialName) {
-  std::string path = configuredPath;
-  bool fromCredentials = false;
-  if (path.empty()) {
-    const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
-    if (dir == nullptr || *dir == '\0') {
-      return Status(ErrorKind::kConfigInvalid, "secret '" + credentialName + "': no file and no credentials directory");
-    }
-    path = std::string(dir) + "/" + credentialName;
-    fromCredentials = true;
-  }
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return Status(ErrorKind::kConfigInvalid, "secret '" + credentialName + "': file missing or not a regular file");
-  }
-  if ((st.st_mode & S_IRWXO) != 0 || (!fromCredentials && (st.st_mode & (S_IWGRP | S_IRGRP)) != 0)) {
-    return Status(ErrorKind::kForbidden, "secret '" + credentialName + "': readable by group or others");
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string secret = text.str();
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  if (!in || secret.empty()) return Status(ErrorKind::kConfigInvalid, "secret '" + credentialName + "': empty or unreadable");
-  return secret;
 }
 
 struct MqttIntake::Impl {
@@ -325,7 +295,7 @@ Result<std::unique_ptr<MqttIntake>> MqttIntake::create(MqttIntakeOptions options
   if (!o.username.empty()) {
     c.set_user_name(o.username);
     if (!o.passwordFile.empty()) {
-      auto password = readMqttSecret(o.passwordFile, "mqtt-password");
+      auto password = secrets::readSecret(o.passwordFile, "mqtt-password");
       if (!password) return password.status();
       c.set_password(*password);
     }

@@ -111,8 +111,4 @@ std::string healthTopic(const std::string& prefix, const std::string& hub);   //
 // Splits <prefix>/devices/<device>/readings/<form...>; false if it is not that shape.
 bool splitReadingsTopic(const std::string& prefix, const std::string& topic, std::string& device, std::string& form);
 
-// Reads a secret file refusing group/other access (same rule as the uplink's
-// secrets); with an empty path, $CREDENTIALS_DIRECTORY/<credentialName>.
-Result<std::string> readMqttSecret(const std::string& path, const std::string& credentialName);
-
 }  // namespace rpm::mqtt

@@ -23,7 +23,7 @@
 #include "fhir/FixedOffsetZone.h"
 #include "fhir/uplink/CurlHttpTransport.h"
 #include "fhir/uplink/FhirUplink.h"
-#include "fhir/uplink/SecretFile.h"
+#include "gateway/secrets/SecretFile.h"
 #include "gateway/identity/Identifiers.h"
 #include "gateway/log/Log.h"
 #include "tests/support/FakeClock.h"
@@ -138,7 +138,7 @@ std::string keyThroughSecretFile(const rpm::test::TempDir& dir, const std::strin
   std::string path = dir.file("client-key.pem");
   std::ofstream(path) << pem;
   ::chmod(path.c_str(), 0600);
-  auto secret = readSecret(path, "fhir-client-key");
+  auto secret = rpm::secrets::readSecret(path, "fhir-client-key");
   REQUIRE(secret.isOk());
   return *secret;
 }
@@ -356,7 +356,7 @@ TEST_CASE("SMART: a private key file readable by others is refused", "[smart]") 
   std::string path = dir.file("open-key.pem");
   std::ofstream(path) << makeKey("ES384", "k").pem;
   ::chmod(path.c_str(), 0644);
-  auto secret = readSecret(path, "fhir-client-key");
+  auto secret = rpm::secrets::readSecret(path, "fhir-client-key");
   REQUIRE_FALSE(secret.isOk());
   CHECK(secret.status().kind() == ErrorKind::kForbidden);
 }

@@ -72,23 +72,6 @@ TEST_CASE("readings topics split into device and form, other topics do not", "[m
   CHECK(mqtt::rejectedTopic("rpm", "hub-7") == "rpm/gateway/hub-7/rejected");
 }
 
-TEST_CASE("the broker password file must not be readable by group or others", "[mqtt]") {
-  auto dir = std::filesystem::temp_directory_path() / ("rpm-mqtt-secret-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "pw").string();
-  std::ofstream(path) << "s3cret\n";
-  ::chmod(path.c_str(), 0600);
-  auto ok = mqtt::readMqttSecret(path, "mqtt-password");
-  REQUIRE(ok.isOk());
-  CHECK(*ok == "s3cret");
-  ::chmod(path.c_str(), 0640);
-  auto refused = mqtt::readMqttSecret(path, "mqtt-password");
-  CHECK(refused.status().kind() == ErrorKind::kForbidden);
-  CHECK(refused.status().message().find("s3cret") == std::string::npos);
-  CHECK(mqtt::readMqttSecret((dir / "missing").string(), "mqtt-password").status().kind() == ErrorKind::kConfigInvalid);
-  std::filesystem::remove_all(dir);
-}
-
 TEST_CASE("the shipped example templates load from a config file into intake options", "[mqtt]") {
   std::string text = std::string(kBase) + readFile(std::string(RPM_SOURCE_DIR) + "/docs/examples/mqtt-templates.toml");
   auto loaded = ConfigLoader(gatewayConfigKeys()).loadString(text, "example.toml");

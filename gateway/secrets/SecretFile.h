@@ -1,11 +1,12 @@
 // SecretFile: reads a private key, token or password with strict permissions.
+// Shared by the FHIR uplink and the MQTT intake so both apply one rule.
 #pragma once
 
 #include <string>
 
 #include "gateway/model/Status.h"
 
-namespace rpm::fhir {
+namespace rpm::secrets {
 
 // Reads a secret. With an empty path, reads $CREDENTIALS_DIRECTORY/<credentialName>
 // (systemd LoadCredential=). A file readable by "others", or group-readable
@@ -14,4 +15,4 @@ namespace rpm::fhir {
 // never the content.
 Result<std::string> readSecret(const std::string& path, const std::string& credentialName);
 
-}  // namespace rpm::fhir
+}  // namespace rpm::secrets

@@ -1,4 +1,4 @@
-#include "fhir/uplink/SecretFile.h"
+#include "gateway/secrets/SecretFile.h"
 
 #include <sys/stat.h>
 
@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace rpm::fhir {
+namespace rpm::secrets {
 
 Result<std::string> readSecret(const std::string& configuredPath, const std::string& credentialName) {
   std::string path = configuredPath;
@@ -41,4 +41,4 @@ Result<std::string> readSecret(const std::string& configuredPath, const std::str
   return secret;
 }
 
-}  // namespace rpm::fhir
+}  // namespace rpm::secrets
