@@ -29,6 +29,7 @@
 #include "tests/support/FakeClock.h"
 #include "tests/support/FhirServerControl.h"
 #include "tests/support/LogCanary.h"
+#include "tests/support/UplinkUnderTest.h"
 #include "tests/unit/buffer/BufferFixtures.h"
 
 using namespace rpm;
@@ -148,54 +149,17 @@ UtcInstant wallClockNow() {
       std::chrono::system_clock::now().time_since_epoch()));
 }
 
-// The uplink wired as the daemon wires it, with the authorization under test.
-struct UplinkUnderTest {
-  rpm::test::TempDir dir;
-  // JWT iat/exp come from the wall clock; the token cache's expiry from the monotonic one, which tests advance.
-  rpm::test::FakeClock clock{wallClockNow()};
-  std::unique_ptr<buffer::SqliteBuffer> store;
-  std::unique_ptr<CurlHttpTransport> transport;
-  std::unique_ptr<AccessTokenProvider> auth;
-  FixedOffsetZone zone{60};
-  std::unique_ptr<FhirUplink> uplink;
-
-  explicit UplinkUnderTest(CurlTransportOptions transportOptions = {}) {
-    buffer::BufferOptions o;
-    o.path = dir.file("buffer.db");
-    store = std::move(buffer::SqliteBuffer::open(o, clock)).value();
-    transportOptions.requestTimeoutMs = 20000;
-    transport = std::make_unique<CurlHttpTransport>(transportOptions);
-    auth = makeNoAuthorization();
-  }
+// The uplink as the daemon wires it. JWT iat/exp come from the wall clock; the
+// token cache's expiry from the monotonic one, which tests advance.
+struct UplinkUnderTest : rpm::test::UplinkUnderTest {
+  explicit UplinkUnderTest(CurlTransportOptions transportOptions = {})
+      : rpm::test::UplinkUnderTest({transportOptions, wallClockNow(), "DC:A6:32:00:00:02", "SN0002"}) {}
 
   void useSmart(SmartOptions options) {
-    options.fhirBaseUrl = env("RPM_TEST_FHIR_BASE_URL");
+    options.fhirBaseUrl = baseUrl();
     auto made = makeSmartBackendServices(std::move(options), *transport, clock);
     REQUIRE(made.isOk());
     auth = std::move(*made);
-  }
-
-  void build() {
-    FhirUplinkOptions options;
-    options.baseUrl = env("RPM_TEST_FHIR_BASE_URL");
-    options.hub = HubRecord{"hub-test", "DC:A6:32:00:00:02", "0.1.0"};
-    uplink = std::make_unique<FhirUplink>(options, *transport, *auth, *store, zone, clock, [](const Reading& r) {
-      DeviceRecord d;
-      d.key = r.device;
-      d.source = DeviceInfoSource::kBleDeviceInformation;
-      d.manufacturer = "ACME Medical";
-      d.modelNumber = "Multi-1";
-      d.serialNumber = "SN0002";
-      d.kinds = {r.kind};
-      return d;
-    }, [this](const std::string& id) { return store->find(id); });
-  }
-
-  std::vector<DeliveryOutcome> deliver(const std::vector<Reading>& readings) {
-    auto out = uplink->deliver(readings);
-    // Printed, so the log canary also covers every reason the uplink reports.
-    for (const auto& o : out) std::cout << "outcome " << static_cast<int>(o.verdict) << " " << o.reason.toString() << "\n";
-    return out;
   }
 };
 

@@ -18,6 +18,7 @@
 #include "gateway/identity/Identifiers.h"
 #include "tests/support/FakeClock.h"
 #include "tests/support/FhirServerControl.h"
+#include "tests/support/UplinkUnderTest.h"
 #include "tests/unit/buffer/BufferFixtures.h"
 
 using namespace rpm;
@@ -90,36 +91,7 @@ Corpus decodeCorpus() {
   return c;
 }
 
-struct UplinkUnderTest {
-  rpm::test::TempDir dir;
-  rpm::test::FakeClock clock;
-  std::unique_ptr<buffer::SqliteBuffer> store;
-  std::unique_ptr<CurlHttpTransport> transport;
-  std::unique_ptr<AccessTokenProvider> auth = makeNoAuthorization();
-  FixedOffsetZone zone{60};
-  std::unique_ptr<FhirUplink> uplink;
-
-  explicit UplinkUnderTest(CurlTransportOptions transportOptions = {}) {
-    buffer::BufferOptions o;
-    o.path = dir.file("buffer.db");
-    store = std::move(buffer::SqliteBuffer::open(o, clock)).value();
-    transportOptions.requestTimeoutMs = 20000;
-    transport = std::make_unique<CurlHttpTransport>(transportOptions);
-    FhirUplinkOptions options;
-    options.baseUrl = env("RPM_TEST_FHIR_BASE_URL");
-    options.hub = HubRecord{"hub-test", "DC:A6:32:00:00:01", "0.1.0"};
-    uplink = std::make_unique<FhirUplink>(options, *transport, *auth, *store, zone, clock, [](const Reading& r) {
-      DeviceRecord d;
-      d.key = r.device;
-      d.source = DeviceInfoSource::kBleDeviceInformation;
-      d.manufacturer = "ACME Medical";
-      d.modelNumber = "Multi-1";
-      d.serialNumber = "SN0001";
-      d.kinds = {r.kind};
-      return d;
-    }, [this](const std::string& id) { return store->find(id); });
-  }
-};
+using rpm::test::UplinkUnderTest;
 
 }  // namespace
 
@@ -129,6 +101,7 @@ TEST_CASE("Every decodable corpus payload is accepted by the validating server, 
   Corpus corpus = decodeCorpus();
   REQUIRE(corpus.readings.size() >= 15);
   UplinkUnderTest u;
+  u.build();
   auto outcomes = u.uplink->deliver(corpus.readings);
   REQUIRE(outcomes.size() == corpus.readings.size());
   std::size_t observations = 0;
@@ -173,6 +146,7 @@ TEST_CASE("A server that ignores If-None-Exist and drops responses gets no dupli
   Corpus corpus = decodeCorpus();
   std::vector<Reading> some(corpus.readings.begin() + 1, corpus.readings.begin() + 7);
   UplinkUnderTest u;
+  u.build();
   REQUIRE(u.store->append(corpus.readings).isOk());  // a context finds its glucose record in the buffer
 
   // The hub's Device first, undisturbed; the batch below then reuses the kept-alive connection, the case where
@@ -205,6 +179,7 @@ TEST_CASE("503 with Retry-After is reported for the engine to honour", "[fhir-ht
   control.reset();
   Corpus corpus = decodeCorpus();
   UplinkUnderTest u;
+  u.build();
   REQUIRE(u.uplink->deliver({corpus.readings[0]})[0].verdict == DeliveryVerdict::kDelivered);
   control.call("POST", "/faults", json::parse(R"({"action":"status","status":503,"retryAfter":7,"match":{"path":"^/$"},"times":1})"));
   auto out = u.uplink->deliver({corpus.readings[1]});
@@ -219,14 +194,16 @@ TEST_CASE("TLS with the test CA delivers; without it nothing is sent", "[fhir-tl
   Corpus corpus = decodeCorpus();
   {
     CurlTransportOptions wrong;  // system CAs only: the test CA is not trusted
-    UplinkUnderTest u(wrong);
+    UplinkUnderTest u({wrong});
+    u.build();
     auto out = u.uplink->deliver({corpus.readings[0]});
     CHECK(out[0].verdict == DeliveryVerdict::kRetry);
     CHECK(control.call("GET", "/requests").empty());
   }
   CurlTransportOptions trusted;
   trusted.caFile = env("RPM_TEST_FHIR_CA_FILE");
-  UplinkUnderTest u(trusted);
+  UplinkUnderTest u({trusted});
+  u.build();
   CHECK(u.uplink->deliver({corpus.readings[0]})[0].verdict == DeliveryVerdict::kDelivered);
   CHECK(control.count("Observation") >= 1);
 }
@@ -287,6 +264,7 @@ TEST_CASE("ECG chunks, stream summaries, corrected clocks and MQTT devices are a
   for (auto& r : readings) r.id = computeReadingId(r);
   REQUIRE(readings.size() == 4);  // ECG, one heart-rate window summary, thermometer, scale
   UplinkUnderTest u;
+  u.build();
   auto outcomes = u.uplink->deliver(readings);
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     INFO(readingKindName(readings[i].kind) << ": " << outcomes[i].reason.toString() << " " << outcomes[i].rejection.reason);
