@@ -1,6 +1,7 @@
 #include "fhir/ObservationMapper.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <functional>
 
@@ -663,7 +664,20 @@ std::optional<UtcInstant> ecgEnd(const Reading& r, UtcInstant start) {
 
 std::string MappedResource::ifNoneExist() const {
   if (identifierValue.empty()) return {};
-  return "identifier=" + std::string(kPhdIdentifierSystem) + "|" + identifierValue;
+  // ifNoneExist is the query part of a search URL: a '+' in the value (the zone suffix "+0" of a device that
+  // reports its offset, decision 0005) would reach the server as a space, the search would match nothing, and
+  // every re-send after a crash would create a duplicate Observation (found by tests/integration/daemon_e2e).
+  // The value is percent-encoded; the identifier itself is unchanged.
+  static const char* kHex = "0123456789ABCDEF";
+  std::string value;
+  for (unsigned char c : identifierValue) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      value.push_back(static_cast<char>(c));
+    } else {
+      value += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return "identifier=" + std::string(kPhdIdentifierSystem) + "|" + value;
 }
 
 Result<EffectiveTime> resolveEffectiveTime(const Reading& r, const MappingContext& ctx) {

@@ -541,7 +541,8 @@ std::string Daemon::handleControl(const std::string& line) {
   json args = req.contains("args") && req["args"].is_object() ? req["args"] : json::object();
   // Only names the daemon knows reach the log: the request text is the caller's.
   static const char* const kKnown[] = {"status", "devices.list", "devices.enrol", "devices.unpair", "deadletter.list",
-                                       "deadletter.requeue", "deadletter.purge", "reload", "test.hang-worker"};
+                                       "deadletter.requeue", "deadletter.purge", "reload", "test.hang-worker",
+                                       "test.mqtt-commit-fault"};
   bool known = std::find(std::begin(kKnown), std::end(kKnown), cmd) != std::end(kKnown);
   log::info("control", "command received", {log::Field::reviewed("cmd", known ? cmd : std::string("unknown"))});
   json result;
@@ -618,6 +619,19 @@ std::string Daemon::handleControl(const std::string& line) {
     // Test-only fault switch (RPM_GATEWAY_TEST_FAULTS=1): the worker's beats are ignored, as if it hung.
     heartbeats_.hangForTest(args.value("worker", "delivery"));
     result = {{"hung", args.value("worker", "delivery")}};
+  } else if (cmd == "test.mqtt-commit-fault" && testFaults_ && mqtt_) {
+    // Test-only fault switches (RPM_GATEWAY_TEST_FAULTS=1) on the nth MQTT message from now on: "kill" raises
+    // SIGKILL in the Paho callback before the commit; "ack-without-commit" is a planted loss for the e2e oracle.
+    std::uint64_t nth = args.value("nth", std::uint64_t{1});
+    std::string fault = args.value("fault", "kill");
+    if (fault == "kill") {
+      mqtt_->killBeforeCommitForTest(nth);
+    } else if (fault == "ack-without-commit") {
+      mqtt_->ackWithoutCommitForTest(nth);
+    } else {
+      return fail("fault must be kill or ack-without-commit");
+    }
+    result = {{"armed", nth}, {"fault", fault}};
   } else if (cmd == "reload") {
     ::kill(::getpid(), SIGHUP);
     result = {{"reloading", true}};

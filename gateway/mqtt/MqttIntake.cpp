@@ -1,6 +1,8 @@
 #include "gateway/mqtt/MqttIntake.h"
 
 
+#include <csignal>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -72,6 +74,9 @@ struct MqttIntake::Impl {
   // Held while a message is handled, so stop() waits for the submit in flight.
   std::mutex handling;
   std::atomic<bool> refuseNewMessages{false};
+  // killBeforeCommitForTest() / ackWithoutCommitForTest(): messages with readings until the fault (0: disarmed).
+  std::atomic<std::uint64_t> faultCountdownForTest{0};
+  std::atomic<bool> faultAcksWithoutCommitForTest{false};
 
   mutable std::mutex countersMutex;
   MqttIntakeCounters counters;
@@ -166,6 +171,13 @@ struct MqttIntake::Impl {
     for (std::size_t i = 0; i < n; ++i) {
       producerIds[i] = readings.readings[i].producerReadingId;
       producerSequences[i] = readings.readings[i].sequence;
+    }
+    if (n > 0 && faultCountdownForTest.load() > 0 && --faultCountdownForTest == 0) {
+      if (!faultAcksWithoutCommitForTest.load()) std::raise(SIGKILL);
+      json planted = {{"format", "rpm-ack/1"}, {"ids", producerIds}};
+      if (!readings.messageId.empty()) planted["messageId"] = readings.messageId;
+      client->publish(ackTopic(options.topicPrefix, deviceId), planted.dump(), 1, false);
+      return;
     }
     if (n > 0) {
       Result<AppendReport> report = sink.submit(std::move(readings.readings));
@@ -386,6 +398,16 @@ bool MqttIntake::isConnected() const { return impl_->client->is_connected(); }
 MqttIntakeCounters MqttIntake::counters() const {
   std::lock_guard<std::mutex> lock(impl_->countersMutex);
   return impl_->counters;
+}
+
+void MqttIntake::killBeforeCommitForTest(std::uint64_t nthMessage) {
+  impl_->faultAcksWithoutCommitForTest.store(false);
+  impl_->faultCountdownForTest.store(nthMessage);
+}
+
+void MqttIntake::ackWithoutCommitForTest(std::uint64_t nthMessage) {
+  impl_->faultAcksWithoutCommitForTest.store(true);
+  impl_->faultCountdownForTest.store(nthMessage);
 }
 
 }  // namespace rpm::mqtt

@@ -94,6 +94,14 @@ class MqttIntake {
   bool isConnected() const;
   MqttIntakeCounters counters() const;
 
+  // Test-only fault switches (the daemon arms them only under RPM_GATEWAY_TEST_FAULTS=1), for the end-to-end
+  // reliability tests (tests/integration/daemon_e2e). Both act on the nth message with readings from now on:
+  // killBeforeCommitForTest raises SIGKILL inside the Paho message callback, after Paho's PUBACK decision and
+  // before the readings are committed, as a crash there would; ackWithoutCommitForTest is a planted bug that
+  // acknowledges the message to its device and drops it (the tests' oracle must report the loss).
+  void killBeforeCommitForTest(std::uint64_t nthMessage);
+  void ackWithoutCommitForTest(std::uint64_t nthMessage);
+
   struct Impl;
 
  private:

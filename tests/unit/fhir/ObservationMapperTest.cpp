@@ -58,6 +58,15 @@ TEST_CASE("a blood pressure reading is one 85354-9 panel and a separate 8867-4 p
         "identifier=http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBaseObservation|B0495F001071-123-150020-768298150");
 }
 
+TEST_CASE("ifNoneExist percent-encodes a '+' zone suffix so the server's search finds the identifier", "[unit][fhir]") {
+  // A '+' left raw in the query is a space to the server: conditional create then never matches and every
+  // re-send is a duplicate Observation (the daemon e2e SIGKILL tests caught it).
+  MappedResource r;
+  r.identifierValue = "B0495F001071-123-150020-768298150+8";
+  CHECK(r.ifNoneExist() ==
+        "identifier=http://hl7.org/fhir/uv/phd/StructureDefinition/PhdBaseObservation|B0495F001071-123-150020-768298150%2B8");
+}
+
 TEST_CASE("kPa blood pressure is converted to mm[Hg] keeping the device's decimals", "[unit][fhir]") {
   Context c;
   auto out = dumped(mapOk(bloodPressure("16.0", "10.5", "12.3", "kPa"), c.ctx));
