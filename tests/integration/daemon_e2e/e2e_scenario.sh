@@ -194,8 +194,9 @@ check_exactly_once() {
   expect_equal "every produced reading is at the FHIR server exactly once (oracle over the simulators' records)" 0 $rc
 }
 stop_gateway() {
-  kill -TERM "$GATEWAY"; wait "$GATEWAY"; local rc=$?; GATEWAY=""
-  expect_equal "SIGTERM: the gateway exits cleanly" 0 $rc
+  kill -TERM "$GATEWAY"
+  await_gateway_exit
+  expect_equal "SIGTERM: the gateway exits cleanly" 0 "$EXIT_STATUS"
 }
 canary() {
   cat "$W/gateway.log" "$W/status-all.json" >"$W/all-output" 2>/dev/null
