@@ -306,6 +306,8 @@ case "$SCENARIO" in
     await_gateway_exit
     expect_equal "the restarted gateway died by SIGKILL inside the callback again" 137 "$EXIT_STATUS"
     start_gateway
+    control '{"v":1,"cmd":"test.mqtt-commit-fault","args":{"fault":"kill","nth":1}}' >"$W/arm.out"
+    expect_success "without RPM_GATEWAY_TEST_FAULTS=1 the switch does not exist" grep -q '"ok":false' "$W/arm.out"
     wait_sims
     drain
     check_exactly_once
