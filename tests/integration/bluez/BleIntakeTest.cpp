@@ -340,6 +340,30 @@ TEST_CASE("A meter whose counter was reset starts a new epoch and its new record
   CHECK(rig.storedReadings().size() == 3);  // two measurements and a context of the new epoch
 }
 
+TEST_CASE("A meter reset that already holds more records than the old cursor starts a new epoch and loses no record",
+          "[integration][ble-intake]") {
+  Rig rig(scenario({meterDevice({record(1, "95", "2024-03-01T08:00:00"), record(2, "96", "2024-03-01T09:00:00")})}));
+  rig.enrol(kMeter, std::nullopt, kPatientA);
+  CHECK(rig.visit() == 1);
+  CHECK(rig.state(kMeter).glucoseCursor == 3);
+  // Reset, then five new measurements before the next visit: ">= 3" alone would find 3, 4, 5 and miss 1 and 2.
+  json fresh = json::array();
+  for (int seq = 1; seq <= 5; ++seq) fresh.push_back(record(seq, std::to_string(110 + seq), "2024-04-0" + std::to_string(seq) + "T08:00:00"));
+  rig.emulator->setGlucoseRecords(kMeter, fresh);
+  rig.sink->clear();
+  CHECK(rig.visit() == 1);
+  CHECK(rig.intake->counters().counterResets == 1);
+  CHECK(rig.state(kMeter).resetEpoch == 1);
+  CHECK(rig.state(kMeter).glucoseCursor == 6);
+  CHECK(sorted(rig.sink->glucoseSequences(AppendOutcome::kStored)) == std::vector<std::uint32_t>{1, 2, 3, 4, 5});
+  CHECK(rig.storedReadings().size() == 5);  // the five new records, each once, in the new epoch
+  // The meter unchanged: the anchor matches, no new epoch, nothing stored.
+  rig.sink->clear();
+  CHECK(rig.visit() == 1);
+  CHECK(rig.intake->counters().counterResets == 1);
+  CHECK(rig.sink->all().empty());
+}
+
 TEST_CASE("A counter that wraps at 0xFFFF keeps its epoch and misses no record across the wrap",
           "[integration][ble-intake]") {
   Rig rig(scenario({meterDevice({record(65533, "95", "2024-03-01T08:00:00")})}));
