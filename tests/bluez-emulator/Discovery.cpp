@@ -68,6 +68,7 @@ void BluezEmulator::loadDiscoveryScenario(const nlohmann::json& d, VirtualDevice
 
 // One advert of `dev` while discovery runs (src/adapter.c update_found_devices).
 void BluezEmulator::reportAdvert(VirtualDevice& dev, bool anyFilter, bool duplicateData) {
+  dev.counters["Adverts"]++;
   if (!dev.exported) {
     // New object: RSSI, TxPower and advertising data come with InterfacesAdded.
     auto ifaces = deviceInterfaces(dev);

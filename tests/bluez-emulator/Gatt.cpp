@@ -166,6 +166,7 @@ int BluezEmulator::gattPreflight(sd_bus_message* m, VirtualDevice& dev, VirtualC
       dev.counters["MergedReads"]++;
       return 1;
     }
+    dev.counters["ReadsStarted"]++;
     return 0;
   }
   if (member == "WriteValue" && signatureIs(m, "aya{sv}")) {
