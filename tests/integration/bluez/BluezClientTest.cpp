@@ -422,7 +422,10 @@ TEST_CASE("The client survives the bus itself dying with errors, not a crash", "
   auto dev = (*client)->adapter()->device(kMeter);
   REQUIRE(dev.isOk());
   bus->kill();
-  // The loop notices the hang-up and reports instead of terminating.
+  // The loop notices the hang-up and reports instead of terminating. (waitReady
+  // alone could return at once, still "ready", before the loop saw the hang-up.)
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while ((*client)->busAlive() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
   auto s = (*client)->waitReady(5s);
   CHECK(s.kind() == ErrorKind::kUnavailable);
   CHECK_FALSE((*client)->busAlive());
