@@ -88,9 +88,16 @@ CREATE TABLE device_logical_ids(
 INSERT INTO meta(key, value) VALUES ('quarantines', 0), ('salvaged', 0);
 )sql";
 
+// v2: the glucose reset anchor (docs/decisions/0040): a stored record's
+// sequence and fingerprint, NULL until a download stores one.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE device_state ADD COLUMN glucose_anchor_seq INTEGER;
+ALTER TABLE device_state ADD COLUMN glucose_anchor TEXT;
+)sql";
+
 // Migrations: entry i takes a database from user_version i to i + 1.
 const std::vector<const char*>& migrations() {
-  static const std::vector<const char*> m = {kSchemaV1};
+  static const std::vector<const char*> m = {kSchemaV1, kSchemaV2};
   return m;
 }
 
@@ -911,7 +918,8 @@ struct SqliteBuffer::Impl {
 Result<DeviceState> readState(const DeviceKey& device) {
     Impl& m = *this;
   Stmt s = m.stmt(
-      "SELECT reset_epoch, glucose_cursor, clock_offset_ms, clock_offset_at_us FROM device_state WHERE device = ?1");
+      "SELECT reset_epoch, glucose_cursor, clock_offset_ms, clock_offset_at_us, glucose_anchor_seq, glucose_anchor "
+      "FROM device_state WHERE device = ?1");
   if (!s.valid()) return sqlStatus(sqlite3_errcode(m.db), "prepare device state");
   int rc = s.bind(1, device.canonical()).step();
   DeviceState d;
@@ -923,6 +931,10 @@ Result<DeviceState> readState(const DeviceKey& device) {
     d.clockOffsetMs = s.i64(2);
     d.clockOffsetMeasuredAt = instantOf(s.i64(3));
   }
+  if (!s.isNull(4)) {
+    d.glucoseAnchorSequence = static_cast<std::uint32_t>(s.i64(4));
+    d.glucoseAnchorFingerprint = s.text(5);
+  }
   return d;
 }
 
@@ -930,12 +942,17 @@ Status writeState(const DeviceKey& device, const DeviceState& d) {
     Impl& m = *this;
   Stmt s = m.stmt(
       "INSERT OR REPLACE INTO device_state(device, reset_epoch, glucose_cursor, clock_offset_ms, "
-      "clock_offset_at_us) VALUES(?1, ?2, ?3, ?4, ?5)");
+      "clock_offset_at_us, glucose_anchor_seq, glucose_anchor) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   s.bind(1, device.canonical()).bind(2, std::int64_t{d.resetEpoch}).bind(3, std::int64_t{d.glucoseCursor});
   if (d.clockOffsetMs) {
     s.bind(4, *d.clockOffsetMs).bind(5, micros(d.clockOffsetMeasuredAt.value_or(UtcInstant())));
   } else {
     s.bindNull(4).bindNull(5);
+  }
+  if (d.glucoseAnchorSequence) {
+    s.bind(6, std::int64_t{*d.glucoseAnchorSequence}).bind(7, d.glucoseAnchorFingerprint);
+  } else {
+    s.bindNull(6).bindNull(7);
   }
   return m.run(s, "write device state");
 }
@@ -1395,8 +1412,21 @@ Result<DeviceState> SqliteBuffer::recordGlucoseDownload(const DeviceKey& device,
     if (download.resetEpoch > d.resetEpoch) {
       d.resetEpoch = download.resetEpoch;
       d.glucoseCursor = 0;
+      d.glucoseAnchorSequence.reset();
+      d.glucoseAnchorFingerprint.clear();
     }
     d.glucoseCursor = advanceCursor(d.glucoseCursor, download);
+    // The reset anchor moves to the highest stored record below the cursor
+    // whose fingerprint this download knows, in the same transaction.
+    std::set<std::uint32_t> stored(download.storedSequences.begin(), download.storedSequences.end());
+    for (auto it = download.fingerprints.rbegin(); it != download.fingerprints.rend(); ++it) {
+      if (it->first >= d.glucoseCursor || !stored.count(it->first)) continue;
+      if (!d.glucoseAnchorSequence || it->first >= *d.glucoseAnchorSequence) {
+        d.glucoseAnchorSequence = it->first;
+        d.glucoseAnchorFingerprint = it->second;
+      }
+      break;
+    }
     out = d;
     return m.writeState(device, d);
   });
@@ -1413,6 +1443,8 @@ Result<std::uint32_t> SqliteBuffer::startNewResetEpoch(const DeviceKey& device) 
     DeviceState d = *state;
     d.resetEpoch += 1;
     d.glucoseCursor = 0;
+    d.glucoseAnchorSequence.reset();
+    d.glucoseAnchorFingerprint.clear();
     epoch = d.resetEpoch;
     return m.writeState(device, d);
   });

@@ -88,6 +88,8 @@ void BleIntake::stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(runMutex_);
+  setDiscovery(false);  // our session ends with the intake
 }
 
 void BleIntake::worker() {
@@ -121,7 +123,18 @@ std::size_t BleIntake::runDueSessions() {
     if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) addresses.push_back(address);
   }
   scheduler_.setEnrolled(addresses);
-  return scheduler_.tick();
+  if (!options_.discovery) return scheduler_.tick();
+  // Discovery runs while enrolled devices are expected and pauses while we
+  // connect (scan and connection initiation contend, §8 item 2).
+  expediteAdvertising(addresses);
+  if (addresses.empty() || !anyAttemptDue(addresses)) {
+    setDiscovery(!addresses.empty());
+    return 0;
+  }
+  setDiscovery(false);
+  std::size_t ran = scheduler_.tick();
+  setDiscovery(!stopRequested_);
+  return ran;
 }
 
 std::unique_ptr<BleSession> BleIntake::makeSession(const std::string& address) {

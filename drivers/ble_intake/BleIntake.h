@@ -43,6 +43,12 @@ struct BleIntakeOptions {
   std::chrono::milliseconds cuffQuietTimeout{3000};  // ble.cuff_quiet_ms
   // How often the worker re-reads enrolments and runs due sessions.
   std::chrono::milliseconds pollInterval{1000};
+  // LE discovery filtered to the health services while enrolled devices are
+  // expected: devices BlueZ does not know yet (temporary objects) become
+  // reachable, and an advert brings a device's next visit forward.
+  bool discovery = true;
+  // An advertising device is visited again at most this soon after its last attempt.
+  std::chrono::milliseconds advertVisitGap{10000};
 };
 
 // Monotonic counts for status and metrics (no values, no addresses).
@@ -55,6 +61,8 @@ struct BleIntakeCounters {
   std::uint64_t operatorFallbacks = 0, counterResets = 0, wraps = 0;
   std::uint64_t deviceInformationUpdates = 0;
   std::uint64_t unsupportedDevices = 0;  // enrolled devices with neither glucose nor blood pressure (once each)
+  std::uint64_t discoveryStarts = 0, discoveryFailures = 0;  // our LE discovery session (re)started / refused
+  std::uint64_t advertVisits = 0;  // visits brought forward because the device advertised
 };
 
 class BleIntake {
@@ -88,6 +96,10 @@ class BleIntake {
   Status runProcedure(const std::string& address, const DeviceKey& key, bool glucose, ProcedureContext& context);
   void recordDeviceInformation(const DeviceKey& key, BleDevice& device);
   void worker();
+  // Discovery-driven presence (BleIntakeDiscovery.cpp).
+  void expediteAdvertising(const std::vector<std::string>& addresses);
+  bool anyAttemptDue(const std::vector<std::string>& addresses);
+  void setDiscovery(bool on);
 
   BleIntakeOptions options_;
   ReadingSink& sink_;
@@ -102,6 +114,8 @@ class BleIntake {
   BleSessionScheduler scheduler_;
   std::set<std::string> informationRecorded_;  // addresses whose DIS is in the metadata
   std::set<std::string> unsupported_;          // addresses counted in unsupportedDevices
+  bool discovering_ = false;                   // our discovery session runs (pass thread only)
+  std::map<std::string, std::uint64_t> advertsAtLastLook_;  // by address (pass thread only)
 
   mutable std::mutex countersMutex_;
   BleIntakeCounters counters_;

@@ -105,6 +105,7 @@ Status BleSession::runAttempt() {
   // Always leave the link down; a failure here does not change the outcome.
   device_->disconnect();
   auto now = clock_.monotonicNow();
+  lastAttemptEnded_ = now;
   if (result.isOk()) {
     failures_ = 0;
     nextAttempt_ = now + timing_.afterSuccess;
@@ -116,6 +117,11 @@ Status BleSession::runAttempt() {
     nextAttempt_ = now + std::min(delay, timing_.maxRetry);
   }
   return result;
+}
+
+void BleSession::expedite(std::chrono::milliseconds minGap) {
+  auto earliest = lastAttemptEnded_ ? *lastAttemptEnded_ + minGap : clock_.monotonicNow();
+  if (earliest < nextAttempt_) nextAttempt_ = earliest;
 }
 
 Status BleSession::attempt() {

@@ -83,6 +83,10 @@ class BleSession {
   bool due() const;
   // Runs one attempt now and schedules the next; returns its outcome.
   Status runAttempt();
+  // The device was seen advertising: bring the next attempt forward to at
+  // least `minGap` after the last one ended (a meter advertises after a
+  // measurement; backoff and revisit timers would otherwise make it wait).
+  void expedite(std::chrono::milliseconds minGap);
 
   std::uint32_t consecutiveFailures() const { return failures_; }
   std::chrono::steady_clock::time_point nextAttemptAt() const { return nextAttempt_; }
@@ -103,6 +107,7 @@ class BleSession {
   SessionTiming timing_;
   std::uint32_t failures_ = 0;
   std::chrono::steady_clock::time_point nextAttempt_;
+  std::optional<std::chrono::steady_clock::time_point> lastAttemptEnded_;
   std::optional<DeviceInformation> info_;
   std::optional<std::uint8_t> battery_;
   std::optional<CurrentTimeSample> currentTime_;

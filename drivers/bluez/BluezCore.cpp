@@ -315,7 +315,10 @@ void BluezCore::applyInterfaces(const std::string& path, const std::string& ifac
     take(props, "Bonded", obj.device.bonded);
     take(props, "UUIDs", obj.device.uuids);
     std::int16_t rssi = 0;
-    if (take(props, "RSSI", rssi)) obj.device.rssi = rssi;
+    if (take(props, "RSSI", rssi)) {
+      obj.device.rssi = rssi;
+      ++obj.device.advertisements;  // one RSSI report per advert seen (§2.3)
+    }
     if (props.count("Connected") && wasConnected != obj.device.connected) {
       if (!obj.device.connected) {
         obj.linkDrops++;

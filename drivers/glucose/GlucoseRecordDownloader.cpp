@@ -1,6 +1,8 @@
 #include "drivers/glucose/GlucoseRecordDownloader.h"
 
 #include <algorithm>
+#include <map>
+#include <string>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -24,7 +26,17 @@ struct RequestResult {
   Ending ending = Ending::kOtherResponse;
   std::vector<std::uint32_t> storedSequences;  // unwrapped, durable
   std::optional<std::uint32_t> highestSeen;    // unwrapped, decoded measurements
+  std::map<std::uint32_t, std::string> fingerprints;  // unwrapped sequence -> recordFingerprint
 };
+
+// What identifies a stored record beyond its sequence: its Base Time and Time
+// Offset. A record taken after a counter reset under an old sequence number
+// differs here (the reset anchor, decision 0040).
+std::string recordFingerprint(const Reading& r) {
+  std::string f = r.deviceTime ? r.deviceTime->toString() : std::string("none");
+  f += r.deviceTimeOffsetMinutes ? "@" + std::to_string(*r.deviceTimeOffsetMinutes) : std::string("@none");
+  return f;
+}
 
 class Download {
  public:
@@ -112,6 +124,7 @@ class Download {
     std::uint32_t unwrapped = unwrapSequence(static_cast<std::uint16_t>(*r.sequence), reference_);
     if (!result_->highestSeen || unwrapped > *result_->highestSeen) result_->highestSeen = unwrapped;
     pendingSequence_ = unwrapped;
+    result_->fingerprints[unwrapped] = recordFingerprint(r);
     pending_.push_back(std::move(r));
   }
 
@@ -195,6 +208,14 @@ RacpRequest fromSequence(std::uint32_t cursor) {
   return r;
 }
 
+RacpRequest exactly(std::uint32_t sequence) {
+  RacpRequest r;
+  r.op = RacpOperator::kWithinRange;
+  r.filterType = RacpFilterType::kSequenceNumber;
+  r.minValue = r.maxValue = static_cast<std::uint16_t>(sequence & 0xFFFFu);
+  return r;
+}
+
 RacpRequest lastRecord() {
   RacpRequest r;
   r.op = RacpOperator::kLastRecord;
@@ -228,12 +249,40 @@ Result<GlucoseDownloadReport> downloadGlucoseRecords(const DeviceKey& device, Bl
     d.resetEpoch = epoch;
     d.requestedFrom = requestedFrom;
     d.storedSequences = result.storedSequences;
+    d.fingerprints = result.fingerprints;
     d.complete = complete;
     auto after = states.recordGlucoseDownload(device, d);
     if (!after) return after.status();
     cursor = after->glucoseCursor;
     return Status::ok();
   };
+
+  // The reset anchor (decision 0040): before asking ">= cursor", read back
+  // the stored record the anchor names. Another fingerprint under that
+  // sequence means the counter was reset, whatever the meter holds now; the
+  // same one means this epoch goes on. Absent: decided below as before (no
+  // records at all above the cursor and a lower highest sequence = reset).
+  if (cursor > 0 && state->glucoseAnchorSequence && *state->glucoseAnchorSequence < cursor &&
+      !options.skipResetAnchorForTest) {
+    const std::uint32_t anchor = *state->glucoseAnchorSequence;
+    RequestResult probe;
+    Status s = download.run(exactly(anchor), epoch, anchor, false, probe);
+    if (!s.isOk()) return s;
+    if (probe.ending == Ending::kOperatorUnsupported) {
+      probe = RequestResult{};  // "within range" not offered: look for it among all records
+      s = download.run(allRecords(), epoch, anchor, false, probe);
+      if (!s.isOk()) return s;
+    }
+    ++report.anchorChecks;
+    auto seen = probe.fingerprints.find(anchor);
+    if (seen != probe.fingerprints.end() && seen->second != state->glucoseAnchorFingerprint) {
+      auto newEpoch = states.startNewResetEpoch(device);
+      if (!newEpoch) return newEpoch.status();
+      epoch = *newEpoch;
+      cursor = 0;
+      report.counterReset = true;
+    }
+  }
 
   // At most: ">=" (or all), a fallback, a reset probe, the download after a
   // reset, and one more request after a wrap.

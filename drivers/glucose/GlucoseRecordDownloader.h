@@ -9,6 +9,10 @@
 //   "records >= cursor" (the cursor is already "last stored + 1");
 // - operator or operand not supported: fall back to "all records"; the
 //   reading ids turn re-sent records into reported duplicates;
+// - with a reset anchor (a stored record's sequence and Base Time), read that
+//   record back first: another Base Time under its sequence means the counter
+//   was reset (new epoch, everything), even when the meter holds more records
+//   than the old cursor;
 // - "no records found" with a cursor: probe the meter's last record; a highest
 //   sequence below cursor - 1 means the counter went backwards (reset):
 //   start a new reset epoch and download everything;
@@ -41,6 +45,10 @@ struct GlucoseDownloadOptions {
   // the tests can show their "every record exactly once" check catches a
   // skipped record. Never set outside tests.
   bool treatInterruptedAsCompleteForTest = false;
+  // Planted bug, tests only: skips the reset-anchor check (decision 0040), so
+  // the tests can show a reset meter holding more records than the old
+  // cursor loses its low records without it. Never set outside tests.
+  bool skipResetAnchorForTest = false;
 };
 
 // What one download did (for counters and logs; never values).
@@ -53,6 +61,7 @@ struct GlucoseDownloadReport {
   std::uint32_t stored = 0, held = 0, duplicates = 0, invalid = 0;  // sink outcomes
   bool operatorFallback = false;     // ">=" unsupported: all records were requested
   bool counterReset = false;         // a new reset epoch was started
+  std::uint32_t anchorChecks = 0;    // reset-anchor records read back (decision 0040)
   bool wrapped = false;              // the download crossed the 0xFFFF wrap
   bool noRecords = false;            // the meter had nothing new
   std::uint32_t resetEpoch = 0;      // after the download

@@ -465,6 +465,10 @@ json Daemon::healthSummary() {
   h["delivery"] = d.halted ? "halted" : d.consecutiveFailures ? "retrying" : "ok";
   h["last_delivery"] = d.lastDeliveryAt ? json(formatUtc(*d.lastDeliveryAt)) : json();
   h["ble_adapter"] = !ble_ ? "disabled" : (bluez_->adapter() && bluez_->adapter()->ready().isOk() ? "ready" : "unavailable");
+  if (ble_) {
+    auto b = ble_->counters();  // device procedures that ran to their end (a visit's readings are durable then)
+    h["ble_sessions_completed"] = b.sessions - b.failedSessions;
+  }
   return h;
 }
 

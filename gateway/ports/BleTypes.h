@@ -37,6 +37,10 @@ struct DeviceSnapshot {
   bool servicesResolved = false;
   bool paired = false;
   bool bonded = false;
+  // Advertisements reported for this device since the client started: every
+  // RSSI report during discovery counts one (with a discovery filter BlueZ
+  // reports each advert, §2.3). A rise means "advertising now".
+  std::uint64_t advertisements = 0;
 };
 
 // One value received from a device: a notification or an indication (BlueZ

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -20,6 +22,12 @@ struct DeviceState {
   std::uint32_t glucoseCursor = 0;
   std::optional<std::int64_t> clockOffsetMs;  // hub minus device clock
   std::optional<UtcInstant> clockOffsetMeasuredAt;
+  // The reset anchor (docs/decisions/0040): one stored record of this epoch
+  // below the cursor (the highest known) and its fingerprint (Base Time and
+  // Time Offset). A meter whose record with this sequence has another
+  // fingerprint was reset, however many records it holds now.
+  std::optional<std::uint32_t> glucoseAnchorSequence;
+  std::string glucoseAnchorFingerprint;
 };
 
 // One glucose download (Record Access Control Point "records >= requestedFrom").
@@ -31,6 +39,9 @@ struct GlucoseDownload {
   // True only when the meter reported the procedure complete (RACP success):
   // then every record >= requestedFrom was sent, and gaps are the meter's own.
   bool complete = false;
+  // Fingerprints of stored records by sequence (any subset of storedSequences);
+  // the highest one below the new cursor becomes the reset anchor.
+  std::map<std::uint32_t, std::string> fingerprints;
 };
 
 class DeviceStateStore {

@@ -3,7 +3,7 @@
 namespace rpm::emulator {
 
 const char* signatureOf(const BusValue& value) {
-  static const char* const kSignatures[] = {"b", "y", "n", "q", "u", "s", "o", "as", "ay", "ao"};
+  static const char* const kSignatures[] = {"b", "y", "n", "q", "u", "s", "o", "as", "ay", "ao", "a{qv}", "a{sv}"};
   return kSignatures[value.index()];
 }
 
@@ -35,6 +35,26 @@ int appendInner(sd_bus_message* m, const BusValue& value) {
       int r = sd_bus_message_open_container(m, 'a', "o");
       for (const auto& p : std::get<std::vector<ObjectPathValue>>(value)) {
         if (r >= 0) r = sd_bus_message_append_basic(m, 'o', p.path.c_str());
+      }
+      return r < 0 ? r : sd_bus_message_close_container(m);
+    }
+    case 10:
+    case 11: {
+      bool byCompany = value.index() == 10;
+      int r = sd_bus_message_open_container(m, 'a', byCompany ? "{qv}" : "{sv}");
+      // key: &u16 for 'q', the C string itself for 's' (sd_bus_message_append_basic).
+      auto entry = [&](const void* key, const std::vector<std::uint8_t>& bytes) {
+        if (r >= 0) r = sd_bus_message_open_container(m, 'e', byCompany ? "qv" : "sv");
+        if (r >= 0) r = sd_bus_message_append_basic(m, byCompany ? 'q' : 's', key);
+        if (r >= 0) r = sd_bus_message_open_container(m, 'v', "ay");
+        if (r >= 0) r = sd_bus_message_append_array(m, 'y', bytes.data(), bytes.size());
+        if (r >= 0) r = sd_bus_message_close_container(m);
+        if (r >= 0) r = sd_bus_message_close_container(m);
+      };
+      if (byCompany) {
+        for (const auto& [company, bytes] : std::get<ManufacturerDataValue>(value)) entry(&company, bytes);
+      } else {
+        for (const auto& [uuid, bytes] : std::get<ServiceDataValue>(value)) entry(uuid.c_str(), bytes);
       }
       return r < 0 ? r : sd_bus_message_close_container(m);
     }

@@ -18,9 +18,12 @@ struct ObjectPathValue {
   bool operator==(const ObjectPathValue& o) const { return path == o.path; }
 };
 
+// Advertising data (§3.2): ManufacturerData a{qv} and ServiceData a{sv}, each value "ay".
+using ManufacturerDataValue = std::map<std::uint16_t, std::vector<std::uint8_t>>;
+using ServiceDataValue = std::map<std::string, std::vector<std::uint8_t>>;
 using BusValue = std::variant<bool, std::uint8_t, std::int16_t, std::uint16_t, std::uint32_t, std::string,
                               ObjectPathValue, std::vector<std::string>, std::vector<std::uint8_t>,
-                              std::vector<ObjectPathValue>>;
+                              std::vector<ObjectPathValue>, ManufacturerDataValue, ServiceDataValue>;
 using PropertyMap = std::map<std::string, BusValue>;
 
 // D-Bus signature of the value held.

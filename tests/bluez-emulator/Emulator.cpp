@@ -148,6 +148,7 @@ void BluezEmulator::loadScenario(const nlohmann::json& s) {
   advertisingIntervalMs_ = timing.value("advertising_interval_ms", advertisingIntervalMs_);
   connectDelayMs_ = timing.value("connect_delay_ms", connectDelayMs_);
   discoveryDelayMs_ = timing.value("service_discovery_delay_ms", discoveryDelayMs_);
+  loadGattScenario(s);
 
   for (const auto& d : s.value("devices", nlohmann::json::array())) {
     auto dev = std::make_unique<VirtualDevice>();
@@ -164,6 +165,7 @@ void BluezEmulator::loadScenario(const nlohmann::json& s) {
     dev->battery = d.value("battery", static_cast<std::uint8_t>(90));
     dev->deviceTime = parseDateTimeFields(d.value("device_time", "2024-03-01T12:00:00")).value_or(DateTimeFields{});
     dev->temporary = !dev->paired;
+    loadDiscoveryScenario(d, *dev);  // Discovery.cpp: advertising data, connectable, identity (§2.3, §3.6)
     // Keys: manufacturer, model, serial, firmware, software, hardware (UTF-8 text) and system_id (16 hex digits).
     static const std::map<std::string, std::string> kDisKeys = {
         {"manufacturer", "2a29"}, {"model", "2a24"},    {"serial", "2a25"},   {"firmware", "2a26"},
@@ -283,6 +285,12 @@ void BluezEmulator::buildGatt(VirtualDevice& dev) {
     addChar(bps, "2a35", {"indicate"}, {});
     addChar(bps, "2a36", {"notify"}, {});
     addChar(bps, "2a49", {"read"}, Bytes{0x20, 0x00});
+  } else if (dev.kind == "vendor") {
+    // A vendor service for the Acquire* and read/write rules (Gatt.cpp).
+    auto& v = addService("0000fff0-0000-1000-8000-00805f9b34fb", true);
+    addChar(v, "0000fff1-0000-1000-8000-00805f9b34fb", {"read", "notify", "write-without-response", "write"},
+            Bytes{0x01, 0x02, 0x03, 0x04});
+    addChar(v, "0000fff2-0000-1000-8000-00805f9b34fb", {"indicate"}, {});
   }
 }
 
@@ -476,6 +484,7 @@ int BluezEmulator::start() {
   }
   addInterfaces(kControlPath, {{kControl, {}}});
   after(advertisingIntervalMs_, [this] { advertisingTick(); });
+  after(advertisingIntervalMs_, [this] { pollAcquired(); });  // Gatt.cpp
   flushPropertyChanges();
   // The name last: once org.bluez is owned, every object above exists.
   return sd_bus_request_name(bus_, "org.bluez", 0);
@@ -827,10 +836,9 @@ int BluezEmulator::handleAdapter(sd_bus_message* m, const std::string& member) {
 
 void BluezEmulator::endDiscoveryRun() {
   setProperty(adapterPath_, kAdapter, "Discovering", false);
-  // At discovery end RSSI and TxPower are invalidated for every device seen (§2.3).
-  for (const auto& address : seenThisRun_) {
-    if (auto* dev = deviceByAddress(address); dev && dev->exported) invalidateProperty(dev->path, kDevice, "RSSI");
-  }
+  // At discovery end RSSI and TxPower are invalidated for every device seen,
+  // non-connectable temporary devices removed (Discovery.cpp; §2.3, §3.5).
+  discoveryRunEnded(seenThisRun_);
   seenThisRun_.clear();
 }
 
@@ -841,7 +849,7 @@ void BluezEmulator::advertisingTick() {
                      std::get<bool>(objects_[adapterPath_][kAdapter]["Discovering"]);
   if (discovering) {
     // Merged filter of the sessions (§2.1: OR-merged; any filter => every advertiser reported, §2.3).
-    bool anyFilter = false, matchAll = false;
+    bool anyFilter = false, matchAll = false, duplicateData = false;
     std::set<std::string> uuids;
     for (const auto& s : discoverySessions_) {
       auto f = discoveryFilters_.find(s);
@@ -850,6 +858,7 @@ void BluezEmulator::advertisingTick() {
         continue;
       }
       anyFilter = true;
+      duplicateData = duplicateData || f->second.value("DuplicateData", false);
       if (!f->second.contains("UUIDs") || f->second["UUIDs"].empty()) {
         matchAll = true;
       } else {
@@ -864,14 +873,7 @@ void BluezEmulator::advertisingTick() {
       if (!uuidMatch) continue;
       dev->lastSeen = now;
       seenThisRun_.insert(address);
-      if (!dev->exported) {
-        auto ifaces = deviceInterfaces(*dev);
-        ifaces[kDevice]["RSSI"] = dev->rssi;
-        addInterfaces(dev->path, ifaces);
-        dev->exported = true;
-      } else {
-        setProperty(dev->path, kDevice, "RSSI", dev->rssi);
-      }
+      reportAdvert(*dev, anyFilter, duplicateData);  // Discovery.cpp (§2.3)
     }
   }
   // Temporary devices expire TemporaryTimeout after their last advert, paused while connected (§3.5).
@@ -957,13 +959,16 @@ void BluezEmulator::senderGone(const std::string& sender) {
 void BluezEmulator::exportGatt(VirtualDevice& dev) {
   // Parent before children: service, its characteristics, their descriptors (§3.3 step 5).
   for (auto& svc : dev.services) {
-    if (!svc.exported) continue;
+    if (!svc.exported || dev.hiddenServices.count(svc.uuid)) continue;  // incomplete discovery (Gatt.cpp, §3.3)
     addInterfaces(svc.path, {{kService, PropertyMap{{"UUID", svc.uuid}, {"Device", ObjectPathValue{dev.path}},
                                                     {"Primary", true}, {"Includes", std::vector<ObjectPathValue>{}}}}});
     for (auto& c : svc.characteristics) {
       PropertyMap p{{"UUID", c.uuid}, {"Service", ObjectPathValue{svc.path}}, {"Flags", c.flags}, {"Value", Bytes{}}};
       if (c.hasCcc()) p["Notifying"] = !c.sessions.empty();
-      if (std::find(c.flags.begin(), c.flags.end(), "notify") != c.flags.end()) p["NotifyAcquired"] = false;
+      if (std::find(c.flags.begin(), c.flags.end(), "notify") != c.flags.end()) p["NotifyAcquired"] = c.notifyFd >= 0;
+      if (std::find(c.flags.begin(), c.flags.end(), "write-without-response") != c.flags.end()) {
+        p["WriteAcquired"] = c.writeFd >= 0;  // only with write-without-response (§4.1)
+      }
       if (dev.connected) p["MTU"] = std::uint16_t{517};
       addInterfaces(c.path, {{kCharacteristic, p}});
       if (c.hasCcc()) {
@@ -1047,6 +1052,7 @@ void BluezEmulator::linkDown(VirtualDevice& dev) {
   dev.connecting = false;
   for (auto& call : dev.pendingDisconnects) sd_bus_reply_method_return(call.get(), "");
   dev.pendingDisconnects.clear();
+  gattLinkDown(dev);  // Gatt.cpp: acquired sockets, cache modes (§4.4)
 }
 
 void BluezEmulator::afterServicesResolved(VirtualDevice& dev) {
@@ -1057,6 +1063,7 @@ void BluezEmulator::afterServicesResolved(VirtualDevice& dev) {
     dev.temporary = false;
     setProperty(dev.path, kDevice, "Paired", true);
     setProperty(dev.path, kDevice, "Bonded", dev.bonded);
+    if (dev.bonded) revealIdentity(dev);  // Discovery.cpp: the IRK reveals the identity (§3.6)
     sd_bus_reply_method_return(dev.pendingPair.get(), "");
     dev.pendingPair.reset();
   }
@@ -1088,10 +1095,12 @@ int BluezEmulator::handleDevice(sd_bus_message* m, VirtualDevice& dev, const std
     }
     if (dev.connected) return sd_bus_reply_method_return(m, "");  // never AlreadyConnected (§3.1)
     if (dev.connecting) return replyError(m, "org.bluez.Error.Failed", "Operation already in progress");
-    if (!dev.advertising && !dev.paired) return replyError(m, "org.bluez.Error.Failed", "le-connection-abort-by-local");
+    if ((!dev.advertising || !dev.connectable) && !dev.paired) {
+      return replyError(m, "org.bluez.Error.Failed", "le-connection-abort-by-local");
+    }
     dev.connecting = true;
     dev.pendingConnect = hold(m);
-    after(connectDelayMs_ + dev.responseDelayMs, [this, &dev] {
+    after(connectDelayMs_ + dev.responseDelayMs + dualModeConnectDelay(dev), [this, &dev] {
       if (!dev.connecting || !dev.pendingConnect) return;
       auto call = dev.pendingConnect;
       dev.pendingConnect.reset();
@@ -1163,6 +1172,8 @@ int BluezEmulator::handleCharacteristic(sd_bus_message* m, VirtualDevice& dev, V
   const std::string sender = sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "";
   Fault fault;
   auto hasFlag = [&](const char* f) { return std::find(ch.flags.begin(), ch.flags.end(), f) != ch.flags.end(); };
+  // Gatt.cpp: Acquire*, per-attribute ATT errors, read merging, one write at a time (§4.2, §4.3).
+  if (int r = gattPreflight(m, dev, ch, member); r != 0) return r;
   if (member == "ReadValue" && signatureIs(m, "a{sv}")) {
     std::map<std::string, std::pair<std::string, nlohmann::json>> options;
     readOptions(m, options);
@@ -1176,18 +1187,11 @@ int BluezEmulator::handleCharacteristic(sd_bus_message* m, VirtualDevice& dev, V
     Bytes value(ch.readValue.begin() + static_cast<long>(offset), ch.readValue.end());
     auto call = hold(m);
     auto epoch = dev.linkEpoch;
-    std::string path = ch.path;
-    after(dev.responseDelayMs, [this, &dev, call, value, epoch, path] {
-      if (dev.linkEpoch != epoch) {
-        replyError(call.get(), "org.bluez.Error.Failed", "Not connected");
-        return;
-      }
-      emitValue(path, value);  // a read result also lands in Value (§4.2)
-      sd_bus_message* reply = nullptr;
-      sd_bus_message_new_method_return(call.get(), &reply);
-      sd_bus_message_append_array(reply, 'y', value.data(), value.size());
-      sd_bus_send(bus_, reply, nullptr);
-      sd_bus_message_unref(reply);
+    VirtualCharacteristic* target = &ch;
+    ch.readOffsetInFlight = static_cast<std::uint16_t>(offset);
+    // Gatt.cpp finishRead: Value updated once, callers sharing the read all answered (§4.2).
+    after(dev.responseDelayMs, [this, &dev, call, value, epoch, target] {
+      finishRead(*target, call, value, dev.linkEpoch != epoch);
     });
     return 1;
   }
@@ -1211,7 +1215,7 @@ int BluezEmulator::handleCharacteristic(sd_bus_message* m, VirtualDevice& dev, V
     }
     dev.counters["WriteValue"]++;
     if (ch.uuid == uuid128("2a52")) return racpWrite(m, dev, value);
-    return sd_bus_reply_method_return(m, "");
+    return finishWrite(m, dev, ch, type);  // Gatt.cpp: Write Request waits for the response (§4.2)
   }
   if (member == "StartNotify" && signatureIs(m, "")) {
     if (takeFault(dev.address, member, fault)) return replyError(m, fault.errorName, fault.message);
@@ -1243,10 +1247,6 @@ int BluezEmulator::handleCharacteristic(sd_bus_message* m, VirtualDevice& dev, V
     if (!ch.sessions.erase(sender)) return replyError(m, "org.bluez.Error.Failed", "No notify session started");
     if (ch.sessions.empty()) setProperty(ch.path, kCharacteristic, "Notifying", false);
     return sd_bus_reply_method_return(m, "");
-  }
-  if ((member == "AcquireNotify" || member == "AcquireWrite") && signatureIs(m, "a{sv}")) {
-    // Not modelled (docs/bluez-emulator.md); the gateway uses StartNotify.
-    return replyError(m, "org.bluez.Error.NotSupported", "Operation is not supported");
   }
   return unknownMethod(m);
 }
@@ -1283,6 +1283,10 @@ void BluezEmulator::deviceSends(VirtualDevice& dev, const std::string& charUuid,
   for (auto& svc : dev.services) {
     for (auto& c : svc.characteristics) {
       if (c.uuid != uuid128(charUuid)) continue;
+      if (sendAcquired(c, value)) {  // Gatt.cpp: AcquireNotify socket instead of Value (§4.2)
+        dev.counters["Sent"]++;
+        return;
+      }
       if (!c.cccEnabled()) {
         dev.counters["DroppedUnsubscribed"]++;
         return;
@@ -1440,6 +1444,8 @@ void BluezEmulator::indicateStoredBloodPressure(VirtualDevice& dev, std::size_t 
 int BluezEmulator::handleControl(sd_bus_message* m, const std::string& member) {
   auto needDevice = [&](const std::string& address) -> VirtualDevice* { return deviceByAddress(address); };
   auto noDevice = [&] { return replyError(m, "org.rpmgateway.Emulator.Error.NoSuchDevice", "no such virtual device"); };
+  if (int r = handleDiscoveryControl(m, member); r != 0) return r;  // Discovery.cpp
+  if (int r = handleGattControl(m, member); r != 0) return r;       // Gatt.cpp
   if (member == "SetAdvertising" && signatureIs(m, "sb")) {
     const char* a = nullptr;
     int on = 0;

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -39,7 +40,14 @@ struct VirtualCharacteristic {
   std::set<std::string> sessions;  // StartNotify senders (§4.2: per sender)
   std::string path;
   bool hasCcc() const;
-  bool cccEnabled() const { return !sessions.empty(); }
+  bool cccEnabled() const { return !sessions.empty() || notifyFd >= 0; }
+  // Gatt.cpp: injected ATT errors per method (§4.3, §9 item 18), reads and
+  // writes in flight (§4.2, item 17), acquired sockets (item 22).
+  std::map<std::string, std::deque<std::uint8_t>> attErrors;
+  std::optional<std::uint16_t> readOffsetInFlight;
+  std::vector<CallRef> mergedReads;
+  bool writeInFlight = false;
+  int notifyFd = -1, writeFd = -1;  // our end of the AcquireNotify / AcquireWrite socketpair
 };
 
 struct VirtualService {
@@ -88,6 +96,18 @@ struct VirtualDevice {
   int disconnectAfterRecords = -1;
   std::vector<BloodPressureRecord> bpRecords;
   bool disconnectAfterIndications = true;
+
+  // Discovery.cpp (§2.3, §3.5, §3.6): advertising data and reporting state.
+  bool connectable = true;                    // scenario "connectable": false = ADV_NONCONN_IND
+  bool brEdrNotSupported = true;              // AD Flags bit 0x04; false + public = dual-mode guess (§3.1)
+  std::optional<std::int16_t> txPower;
+  ManufacturerDataValue manufacturerData;
+  ServiceDataValue serviceData;
+  std::optional<std::int16_t> reportedRssi;   // last RSSI signalled: the 8 dBm hysteresis reference
+  bool advertDataReported = false;            // ManufacturerData/ServiceData signalled since the last change
+  std::string identityAddress, identityAddressType = "public";  // revealed by bonding (RPA devices)
+  // Gatt.cpp: services left out of the next GATT export (incomplete discovery, §3.3).
+  std::set<std::string> hiddenServices;
 
   // Knobs.
   std::uint32_t responseDelayMs = 0;
@@ -151,6 +171,27 @@ class BluezEmulator {
   void after(std::uint32_t ms, std::function<void()> action);
   std::map<std::string, PropertyMap> deviceInterfaces(const VirtualDevice& dev) const;
 
+  // Discovery.cpp: device creation and reporting rules during discovery (§2.3),
+  // temporary-device lifecycle (§3.5), RPA identity (§3.6), dual-mode guess (§3.1).
+  void loadDiscoveryScenario(const nlohmann::json& device, VirtualDevice& dev);
+  void reportAdvert(VirtualDevice& dev, bool anyFilter, bool duplicateData);
+  void discoveryRunEnded(const std::set<std::string>& seen);
+  void revealIdentity(VirtualDevice& dev);
+  std::uint32_t dualModeConnectDelay(const VirtualDevice& dev) const;
+  int handleDiscoveryControl(sd_bus_message* m, const std::string& member);
+  // Gatt.cpp: Read/Write rules (§4.2), ATT error mapping (§4.3), cache modes
+  // (§4.4), incomplete tree and Service Changed (§3.3), AcquireNotify/AcquireWrite (§4.2).
+  void loadGattScenario(const nlohmann::json& scenario);
+  int gattPreflight(sd_bus_message* m, VirtualDevice& dev, VirtualCharacteristic& ch, const std::string& member);
+  void finishRead(VirtualCharacteristic& ch, const CallRef& call, const Bytes& value, bool linkLost);
+  int finishWrite(sd_bus_message* m, VirtualDevice& dev, VirtualCharacteristic& ch, const std::string& type);
+  bool sendAcquired(VirtualCharacteristic& ch, const Bytes& value);
+  void releaseAcquired(VirtualCharacteristic& ch, bool notify);
+  void pollAcquired();
+  void gattLinkDown(VirtualDevice& dev);
+  void serviceChanged(VirtualDevice& dev, const std::string& serviceUuid);
+  int handleGattControl(sd_bus_message* m, const std::string& member);
+
   sd_bus* bus_;
   std::string adapterPath_ = "/org/bluez/hci0";
   std::string adapterAddress_ = "00:AA:01:00:00:01";
@@ -162,6 +203,8 @@ class BluezEmulator {
   std::uint32_t advertisingIntervalMs_ = 50;
   std::uint32_t connectDelayMs_ = 5;
   std::uint32_t discoveryDelayMs_ = 5;
+  std::uint32_t brEdrPageMs_ = 5000;          // dual-mode guess: BR/EDR page before LE (§3.1)
+  std::string cacheMode_ = "always";          // main.conf [GATT] Cache: always | yes | no (§4.4)
 
   std::map<std::string, std::map<std::string, PropertyMap>> objects_;
   struct PendingChange {

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <thread>
 #include <sstream>
 
 #include "BusFixture.h"
@@ -338,6 +339,106 @@ TEST_CASE("A meter whose counter was reset starts a new epoch and its new record
   CHECK(rig.state(kMeter).glucoseCursor == 3);
   CHECK(rig.sink->glucoseSequences(AppendOutcome::kStored) == std::vector<std::uint32_t>{1, 2});
   CHECK(rig.storedReadings().size() == 3);  // two measurements and a context of the new epoch
+}
+
+// Waits (bounded) until the client has counted more adverts of `address` than `seen`.
+std::uint64_t waitForAdverts(ble::BleAdapter& adapter, const std::string& address, std::uint64_t seen) {
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    for (const auto& d : adapter.devices()) {
+      if (d.address == address && d.advertisements > seen) return d.advertisements;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return seen;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+std::uint64_t advertsOf(ble::BleAdapter& adapter, const std::string& address) {
+  for (const auto& d : adapter.devices()) {
+    if (d.address == address) return d.advertisements;
+  }
+  return 0;
+}
+
+TEST_CASE("A meter BlueZ never knew is reached once it advertises, and an advert brings its next visit forward "
+          "past any backoff",
+          "[integration][ble-intake]") {
+  const std::string kNewMeter = "C0:11:22:33:44:09";
+  json s = scenario({});
+  s["devices"].push_back({{"address", kNewMeter}, {"kind", "glucose_meter"}, {"advertising", false},
+                          {"discoverable_flags", false}, {"glucose", {{"records", json::array()}}}});
+  auto options = Rig::fastOptions();
+  options.firstRetry = options.maxRetry = 3600s;  // a failed visit is not retried for an hour
+  options.advertVisitGap = 5s;
+  // Without discovery (the intake before this change) the meter is never reached: the check can fail.
+  options.discovery = GENERATE(true, false);
+  CAPTURE(options.discovery);
+  Rig rig(s, options);
+  rig.enrol(kNewMeter, std::nullopt, kPatientA);
+  auto adapter = rig.client->adapter();
+  if (!options.discovery) {
+    rig.emulator->addGlucoseRecords(kNewMeter, {record(1, "95", "2024-03-01T08:00:00"), record(2, "96", "2024-03-01T09:00:00")});
+    CHECK(rig.intake->runDueSessions() == 0);
+    CHECK_FALSE(adapter->device(kNewMeter).isOk());  // no discovery session: BlueZ creates no object
+    CHECK(rig.sink->all().empty());
+    return;
+  }
+
+  // Unknown to BlueZ and silent: nothing to connect, but our discovery runs.
+  CHECK(rig.intake->runDueSessions() == 0);
+  CHECK(rig.intake->counters().discoveryStarts == 1);
+  CHECK_FALSE(adapter->device(kNewMeter).isOk());
+
+  // A measurement: the meter advertises (without discoverable flags), BlueZ creates a temporary object.
+  rig.emulator->addGlucoseRecords(kNewMeter, {record(1, "95", "2024-03-01T08:00:00"), record(2, "96", "2024-03-01T09:00:00")});
+  REQUIRE(adapter->waitForDevice(kNewMeter, 5s).isOk());
+  CHECK(rig.intake->runDueSessions() == 1);
+  CHECK(rig.sink->glucoseSequences(AppendOutcome::kStored) == std::vector<std::uint32_t>{1, 2});
+  CHECK(rig.intake->counters().discoveryStarts == 2);  // paused while connecting, resumed after
+
+  // It stops advertising; the next visit fails and backs off for an hour.
+  rig.emulator->setAdvertising(kNewMeter, false);
+  rig.clock.advance(61s);
+  CHECK(rig.intake->runDueSessions() == 1);
+  CHECK(rig.intake->counters().failedAttempts == 1);
+  rig.clock.advance(6s);
+  CHECK(rig.intake->runDueSessions() == 0);  // still backing off, silent
+
+  // A new measurement: the advert brings the visit forward, an hour early.
+  std::uint64_t before = advertsOf(*adapter, kNewMeter);
+  rig.sink->clear();
+  rig.emulator->addGlucoseRecords(kNewMeter, json::array({record(3, "97", "2024-03-02T08:00:00")}));
+  REQUIRE(waitForAdverts(*adapter, kNewMeter, before) > before);
+  CHECK(rig.intake->runDueSessions() == 1);
+  CHECK(rig.intake->counters().advertVisits == 1);
+  CHECK(rig.sink->glucoseSequences(AppendOutcome::kStored) == std::vector<std::uint32_t>{3});
+  CHECK(rig.state(kNewMeter).glucoseCursor == 4);
+  // The advertising stranger is never connected.
+  CHECK(rig.emulator->counters(kStranger).count("ConnectCalls") == 0);
+}
+
+TEST_CASE("A meter reset that already holds more records than the old cursor starts a new epoch and loses no record",
+          "[integration][ble-intake]") {
+  Rig rig(scenario({meterDevice({record(1, "95", "2024-03-01T08:00:00"), record(2, "96", "2024-03-01T09:00:00")})}));
+  rig.enrol(kMeter, std::nullopt, kPatientA);
+  CHECK(rig.visit() == 1);
+  CHECK(rig.state(kMeter).glucoseCursor == 3);
+  // Reset, then five new measurements before the next visit: ">= 3" alone would find 3, 4, 5 and miss 1 and 2.
+  json fresh = json::array();
+  for (int seq = 1; seq <= 5; ++seq) fresh.push_back(record(seq, std::to_string(110 + seq), "2024-04-0" + std::to_string(seq) + "T08:00:00"));
+  rig.emulator->setGlucoseRecords(kMeter, fresh);
+  rig.sink->clear();
+  CHECK(rig.visit() == 1);
+  CHECK(rig.intake->counters().counterResets == 1);
+  CHECK(rig.state(kMeter).resetEpoch == 1);
+  CHECK(rig.state(kMeter).glucoseCursor == 6);
+  CHECK(sorted(rig.sink->glucoseSequences(AppendOutcome::kStored)) == std::vector<std::uint32_t>{1, 2, 3, 4, 5});
+  CHECK(rig.storedReadings().size() == 5);  // the five new records, each once, in the new epoch
+  // The meter unchanged: the anchor matches, no new epoch, nothing stored.
+  rig.sink->clear();
+  CHECK(rig.visit() == 1);
+  CHECK(rig.intake->counters().counterResets == 1);
+  CHECK(rig.sink->all().empty());
 }
 
 TEST_CASE("A counter that wraps at 0xFFFF keeps its epoch and misses no record across the wrap",

@@ -61,9 +61,16 @@ expect_success "every glucose record and its context reached the FHIR server ($n
 "$GW" status --config "$W/gw.toml" --json >"$W/status.json"
 expect_success "nothing dead-lettered" python3 -c "import json; s=json.load(open('$W/status.json')); assert s['buffer']['dead_letters']==0"
 expect_success "the health summary shows the adapter ready" grep -q '"ble_adapter": "ready"' "$W/status.json"
-# The second visit downloads only new records: nothing new at the server after another visit.
-sleep_until=$(( $(date +%s) + 5 ))
-wait_for "another visit" 20 sh -c "[ \$(date +%s) -ge $sleep_until ]"
+# The second visit downloads only new records: nothing new at the server after another completed visit
+# (status --json counts the BLE sessions that ran to their end).
+completed() {
+  "$GW" status --config "$W/gw.toml" --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["health"].get("ble_sessions_completed", -1))'
+}
+more_completed_than() { [ "$(completed)" -gt "$1" ]; }
+s0=$(completed)
+expect_success "status --json counts completed BLE sessions ($s0)" [ "$s0" -ge 1 ]
+wait_for "another completed visit" 30 more_completed_than "$s0"
 expect_equal "a revisit stores no duplicate" "$n" "$(observations)"
 curl -s "$RPM_TEST_FHIR_CONTROL_URL/resources/Device" >"$W/devices.json"
 expect_success "the meter's Device carries its Device Information serial" grep -q "SN-CANARY-88421" "$W/devices.json"

@@ -166,12 +166,15 @@ TEST_CASE("The first download asks for all records, later ones for records >= th
   CHECK(sink.accepted[1].deviceTime == sink.accepted[0].deviceTime);
 
   ScriptedMeter again;
+  again.answers.push_back({{0x2A18, measurement(2, 9)}, {0x2A52, racpResponse(0x01)}});  // the anchor, unchanged
   again.answers.push_back({{0x2A52, racpResponse(0x06)}});   // >= 3: no records
   again.answers.push_back({{0x2A18, measurement(2, 9)}, {0x2A52, racpResponse(0x01)}});  // last record: 2
   report = download(again, sink, store);
   REQUIRE(report.isOk());
-  CHECK(again.writes.at(0) == Bytes{0x01, 0x03, 0x01, 0x03, 0x00});
-  CHECK(again.writes.at(1) == Bytes{0x01, 0x06});
+  CHECK(again.writes.at(0) == Bytes{0x01, 0x04, 0x01, 0x02, 0x00, 0x02, 0x00});  // record 2, read back
+  CHECK(report->anchorChecks == 1);
+  CHECK(again.writes.at(1) == Bytes{0x01, 0x03, 0x01, 0x03, 0x00});
+  CHECK(again.writes.at(2) == Bytes{0x01, 0x06});
   CHECK(report->noRecords);
   CHECK_FALSE(report->counterReset);
   CHECK(sink.accepted.size() == 3);  // the probe's record is not submitted
@@ -183,6 +186,7 @@ TEST_CASE("A sink failure stops the download and the cursor covers only what was
   seedCursor(sink, store);
   sink.failOnSubmit = 2;  // the seed used submit 0; record 2 is submit 1, record 3 submit 2
   ScriptedMeter meter;
+  meter.answers.push_back({{0x2A18, measurement(1, 8)}, {0x2A52, racpResponse(0x01)}});  // the anchor, unchanged
   meter.answers.push_back({{0x2A18, measurement(2, 9)}, {0x2A18, measurement(3, 10)}, {0x2A18, measurement(4, 11)},
                            {0x2A52, racpResponse(0x01)}});
   auto report = download(meter, sink, store);
@@ -195,7 +199,8 @@ TEST_CASE("A stop request ends the download after the submit in flight, recorded
   ScriptedSink sink;
   seedCursor(sink, store);
   ScriptedMeter meter;
-  meter.stopAfterValues = 2;
+  meter.stopAfterValues = 4;  // the anchor record and its answer, then records 2 and 3
+  meter.answers.push_back({{0x2A18, measurement(1, 8)}, {0x2A52, racpResponse(0x01)}});  // the anchor, unchanged
   meter.answers.push_back({{0x2A18, measurement(2, 9)}, {0x2A18, measurement(3, 10)}, {0x2A18, measurement(4, 11)},
                            {0x2A52, racpResponse(0x01)}});
   auto report = download(meter, sink, store);
@@ -258,13 +263,77 @@ TEST_CASE("The >= operator unsupported falls back to all records", "[unit]") {
   meter.answers.push_back({{0x2A18, measurement(1, 8)}, {0x2A52, racpResponse(0x01)}});
   REQUIRE(download(meter, sink, store).isOk());
   ScriptedMeter again;
+  again.answers.push_back({{0x2A18, measurement(1, 8)}, {0x2A52, racpResponse(0x01)}});  // the anchor, unchanged
   again.answers.push_back({{0x2A52, racpResponse(0x04)}});
   again.answers.push_back({{0x2A18, measurement(1, 8)}, {0x2A18, measurement(2, 9)}, {0x2A52, racpResponse(0x01)}});
   auto report = download(again, sink, store);
   REQUIRE(report.isOk());
   CHECK(report->operatorFallback);
-  CHECK(again.writes.at(1) == Bytes{0x01, 0x01});
+  CHECK(again.writes.at(2) == Bytes{0x01, 0x01});
   CHECK(store.state().glucoseCursor == 3);
+}
+
+TEST_CASE("A meter reset that already holds more records than the old cursor is detected by its anchor record, "
+          "and the check catches a planted skip of it",
+          "[unit]") {
+  bool planted = GENERATE(false, true);
+  CAPTURE(planted);
+  glucose::GlucoseDownloadOptions options;
+  options.skipResetAnchorForTest = planted;
+  StateStore store;
+  ScriptedSink sink;
+  ScriptedMeter first;  // records 1 and 2 (08:00, 09:00): cursor 3, anchor = record 2
+  first.answers.push_back({{0x2A18, measurement(1, 8)}, {0x2A18, measurement(2, 9)}, {0x2A52, racpResponse(0x01)}});
+  REQUIRE(download(first, sink, store, options).isOk());
+  REQUIRE(store.state().glucoseAnchorSequence == 2u);
+  sink.accepted.clear();
+  // Reset, then four new measurements (12:00-15:00) numbered 1-4: more than the old cursor.
+  std::vector<std::pair<std::uint16_t, Bytes>> all;
+  for (std::uint16_t seq = 1; seq <= 4; ++seq) all.push_back({0x2A18, measurement(seq, static_cast<std::uint8_t>(11 + seq))});
+  all.push_back({0x2A52, racpResponse(0x01)});
+  ScriptedMeter reset;
+  if (!planted) {
+    reset.answers.push_back({{0x2A18, measurement(2, 13)}, {0x2A52, racpResponse(0x01)}});  // record 2 is another one now
+    reset.answers.push_back(all);                                                            // all records, new epoch
+  } else {
+    reset.answers.push_back({{0x2A18, measurement(3, 14)}, {0x2A18, measurement(4, 15)}, {0x2A52, racpResponse(0x01)}});
+  }
+  auto report = download(reset, sink, store, options);
+  REQUIRE(report.isOk());
+  bool everyNewRecord = sink.glucoseSequences() == std::vector<std::uint32_t>{1, 2, 3, 4};
+  CHECK(everyNewRecord == !planted);  // without the anchor, new records 1 and 2 are never asked for
+  CHECK(report->counterReset == !planted);
+  if (!planted) {
+    CHECK(reset.writes.at(0) == Bytes{0x01, 0x04, 0x01, 0x02, 0x00, 0x02, 0x00});
+    CHECK(reset.writes.at(1) == Bytes{0x01, 0x01});
+    CHECK(store.state().resetEpoch == 1);
+    CHECK(store.state().glucoseCursor == 5);
+    CHECK(store.state().glucoseAnchorSequence == 4u);
+    for (const auto& r : sink.accepted) CHECK(r.resetEpoch == 1);
+  }
+}
+
+TEST_CASE("An anchor record the meter deleted, or one it still holds unchanged, is no reset", "[unit]") {
+  bool deleted = GENERATE(false, true);
+  CAPTURE(deleted);
+  StateStore store;
+  ScriptedSink sink;
+  seedCursor(sink, store);  // record 1 at 08:00: cursor 2, anchor 1
+  sink.accepted.clear();
+  ScriptedMeter meter;
+  if (deleted) {
+    meter.answers.push_back({{0x2A52, racpResponse(0x06)}});  // memory cleared, the counter went on
+  } else {
+    meter.answers.push_back({{0x2A18, measurement(1, 8)}, {0x2A52, racpResponse(0x01)}});
+  }
+  meter.answers.push_back({{0x2A18, measurement(2, 9)}, {0x2A52, racpResponse(0x01)}});
+  auto report = download(meter, sink, store);
+  REQUIRE(report.isOk());
+  CHECK_FALSE(report->counterReset);
+  CHECK(store.state().resetEpoch == 0);
+  CHECK(sink.glucoseSequences() == std::vector<std::uint32_t>{2});
+  CHECK(meter.writes.at(1) == Bytes{0x01, 0x03, 0x01, 0x02, 0x00});
+  CHECK(store.state().glucoseAnchorSequence == 2u);
 }
 
 TEST_CASE("A cuff's measurements carry their user slot; intermediate cuff pressure and malformed values are dropped",

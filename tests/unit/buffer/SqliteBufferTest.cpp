@@ -276,36 +276,53 @@ TEST_CASE("The glucose cursor never skips a record", "[unit][buffer][cursor]") {
   Fixture f;
   auto meter = *DeviceKey::parse("bt:0000000000AA");
   SECTION("an interrupted download advances only over the gap-free run") {
-    auto s = f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 0, {0, 1, 2, 4, 5}, false});
+    auto s = f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 0, {0, 1, 2, 4, 5}, false, {}});
     REQUIRE(s.isOk());
     CHECK(s->glucoseCursor == 3);
   }
   SECTION("records arriving out of order count once all below are there") {
-    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 0, {2, 0, 3, 1}, false})->glucoseCursor == 4);
+    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 0, {2, 0, 3, 1}, false, {}})->glucoseCursor == 4);
     // Only this download's records count: 2 of an earlier interrupted one is
     // fetched again (and recognised as a duplicate) rather than assumed.
-    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 4, {6, 4}, false})->glucoseCursor == 5);
-    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 5, {5}, false})->glucoseCursor == 6);
+    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 4, {6, 4}, false, {}})->glucoseCursor == 5);
+    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 5, {5}, false, {}})->glucoseCursor == 6);
   }
   SECTION("a complete download passes the meter's own gaps") {
-    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 0, {1, 2, 7}, true})->glucoseCursor == 8);
+    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 0, {1, 2, 7}, true, {}})->glucoseCursor == 8);
   }
   SECTION("a complete download that started above the cursor proves nothing below its start") {
-    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 5, {5, 6}, true})->glucoseCursor == 0);
+    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 5, {5, 6}, true, {}})->glucoseCursor == 0);
   }
   SECTION("the cursor never moves back and a counter reset starts a new epoch") {
-    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 0, {0, 1}, true})->glucoseCursor == 2);
-    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 0, {0}, true})->glucoseCursor == 2);
+    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 0, {0, 1}, true, {}})->glucoseCursor == 2);
+    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 0, {0}, true, {}})->glucoseCursor == 2);
     auto epoch = f.store->startNewResetEpoch(meter);
     REQUIRE(epoch.isOk());
     CHECK(*epoch == 1);
     CHECK(f.store->deviceState(meter)->glucoseCursor == 0);
-    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 0, {5}, true}).status().kind() ==
+    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 0, {5}, true, {}}).status().kind() ==
           ErrorKind::kConflict);
-    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{1, 0, {0}, false})->glucoseCursor == 1);
+    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{1, 0, {0}, false, {}})->glucoseCursor == 1);
     f.reopen();
     CHECK(f.store->deviceState(meter)->resetEpoch == 1);
     CHECK(f.store->deviceState(meter)->glucoseCursor == 1);
+  }
+  SECTION("the reset anchor is the highest fingerprinted record below the cursor, survives reopening and "
+          "is cleared by a new epoch") {
+    CHECK_FALSE(f.store->deviceState(meter)->glucoseAnchorSequence);
+    // 3 arrived but 2 is missing: the cursor stops at 2, so 3 cannot be the anchor.
+    GlucoseDownload d{0, 0, {0, 1, 3}, false, {{0, "t0"}, {1, "t1"}, {3, "t3"}}};
+    CHECK(f.store->recordGlucoseDownload(meter, d)->glucoseCursor == 2);
+    CHECK(f.store->deviceState(meter)->glucoseAnchorSequence == 1u);
+    CHECK(f.store->deviceState(meter)->glucoseAnchorFingerprint == "t1");
+    // A later download without fingerprints keeps the anchor.
+    CHECK(f.store->recordGlucoseDownload(meter, GlucoseDownload{0, 2, {2}, false, {}})->glucoseCursor == 3);
+    CHECK(f.store->deviceState(meter)->glucoseAnchorSequence == 1u);
+    f.reopen();
+    CHECK(f.store->deviceState(meter)->glucoseAnchorFingerprint == "t1");
+    REQUIRE(f.store->startNewResetEpoch(meter).isOk());
+    CHECK_FALSE(f.store->deviceState(meter)->glucoseAnchorSequence);
+    CHECK(f.store->deviceState(meter)->glucoseAnchorFingerprint.empty());
   }
 }
 
