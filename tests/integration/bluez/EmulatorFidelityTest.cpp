@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <condition_variable>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -37,32 +36,26 @@ std::string pathOf(std::string address) {
 std::string uuid16(const std::string& shortUuid) { return "0000" + shortUuid + "-0000-1000-8000-00805f9b34fb"; }
 
 // One signal as text: "Added <path>", "Removed <path>", "<path> <Prop>=<value>",
-// "<path> -<Prop>" (invalidated).
+// "<path> -<Prop>" (invalidated). Signals are processed on the thread that
+// asks (no event-loop thread): sdbus-c++ 1.2 builds every Variant on one
+// shared pseudo-connection, so Variants made on two threads race (TSan).
 class Signals {
  public:
   Signals() : connection_(sdbus::createSystemBusConnection()) {
     connection_->addMatch("type='signal',sender='org.bluez'", [this](sdbus::Message& m) { record(m); },
                           sdbus::floating_slot);
-    connection_->enterEventLoopAsync();
   }
-  ~Signals() { connection_->leaveEventLoop(); }
 
   std::vector<std::string> events() {
-    std::lock_guard<std::mutex> lock(mutex_);
+    pump(std::chrono::steady_clock::now(), [] { return true; });
     return events_;
   }
   std::size_t count(const std::string& prefix) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return static_cast<std::size_t>(
-        std::count_if(events_.begin(), events_.end(), [&](const std::string& e) { return e.rfind(prefix, 0) == 0; }));
+    pump(std::chrono::steady_clock::now(), [] { return true; });
+    return countNow(prefix);
   }
   bool waitCount(const std::string& prefix, std::size_t n, std::chrono::milliseconds timeout = 5s) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    return cv_.wait_for(lock, timeout, [&] {
-      return static_cast<std::size_t>(std::count_if(events_.begin(), events_.end(), [&](const std::string& e) {
-               return e.rfind(prefix, 0) == 0;
-             })) >= n;
-    });
+    return pump(std::chrono::steady_clock::now() + timeout, [&] { return countNow(prefix) >= n; });
   }
   bool waitFor(const std::string& event, std::chrono::milliseconds timeout = 5s) { return waitCount(event, 1, timeout); }
 
@@ -72,6 +65,23 @@ class Signals {
     if (v.containsValueOfType<std::int16_t>()) return std::to_string(v.get<std::int16_t>());
     if (v.containsValueOfType<std::string>()) return v.get<std::string>();
     return "*";
+  }
+  std::size_t countNow(const std::string& prefix) const {
+    return static_cast<std::size_t>(
+        std::count_if(events_.begin(), events_.end(), [&](const std::string& e) { return e.rfind(prefix, 0) == 0; }));
+  }
+  // Processes what arrived, then waits on the bus fd until `done` or the deadline.
+  bool pump(std::chrono::steady_clock::time_point deadline, const std::function<bool()>& done) {
+    for (;;) {
+      while (connection_->processPendingRequest()) {
+      }
+      if (done()) return true;
+      auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return false;
+      auto poll = connection_->getEventLoopPollData();
+      struct pollfd p {poll.fd, static_cast<short>(poll.events), 0};
+      ::poll(&p, 1, 10);
+    }
   }
   void record(sdbus::Message& m) {
     std::vector<std::string> out;
@@ -93,26 +103,19 @@ class Signals {
       for (const auto& [name, value] : changed) out.push_back(m.getPath() + " " + name + "=" + text(value));
       for (const auto& name : invalidated) out.push_back(m.getPath() + " -" + name);
     }
-    std::lock_guard<std::mutex> lock(mutex_);
     events_.insert(events_.end(), out.begin(), out.end());
-    cv_.notify_all();
   }
 
   std::unique_ptr<sdbus::IConnection> connection_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
   std::vector<std::string> events_;
 };
 
-// A plain D-Bus client of org.bluez (what any BlueZ client does).
+// A plain D-Bus client of org.bluez (what any BlueZ client does); synchronous
+// calls only, no event-loop thread. Clients on helper threads never make Variants.
 struct Client {
   std::unique_ptr<sdbus::IConnection> connection = sdbus::createSystemBusConnection();
   std::map<std::string, std::unique_ptr<sdbus::IProxy>> proxies;
-  Client() { connection->enterEventLoopAsync(); }
-  ~Client() {
-    proxies.clear();
-    connection->leaveEventLoop();
-  }
+  ~Client() { proxies.clear(); }
   sdbus::IProxy& proxy(const std::string& path) {
     auto& p = proxies[path];
     if (!p) p = sdbus::createProxy(*connection, "org.bluez", path);
@@ -139,8 +142,9 @@ struct Client {
     proxy(charPath).callMethod("ReadValue").onInterface(kCharIface).withArguments(options).storeResultsTo(out);
     return out;
   }
-  void write(const std::string& charPath, const Bytes& value, const std::string& type) {
-    Options options{{"type", sdbus::Variant(type)}};
+  void write(const std::string& charPath, const Bytes& value, const std::string& type = "") {
+    Options options;  // no type: the implicit one from Flags (§4.2)
+    if (!type.empty()) options["type"] = sdbus::Variant(type);
     proxy(charPath).callMethod("WriteValue").onInterface(kCharIface).withArguments(value, options);
   }
   sdbus::Variant get(const std::string& path, const std::string& iface, const std::string& name) {
@@ -350,9 +354,10 @@ TEST_CASE("Same-offset reads share one request, another offset meanwhile is InPr
   REQUIRE(signals.waitFor(ch + " Value="));
   CHECK(signals.count(ch + " Value=") == 1);  // one request, one Value update
 
-  auto pending = std::async(std::launch::async, [&] { Client c; c.write(ch, {9}, "request"); });
+  // No explicit type (no Variant off the main thread): "write" in Flags makes both Write Requests.
+  auto pending = std::async(std::launch::async, [&] { Client c; c.write(ch, {9}); });
   REQUIRE(client.waitCounter(dev, "WriteValue", 1));
-  CHECK(Client::errorOf([&] { client.write(ch, {8}, "request"); }) == "org.bluez.Error.InProgress: In Progress");
+  CHECK(Client::errorOf([&] { client.write(ch, {8}); }) == "org.bluez.Error.InProgress: In Progress");
   pending.get();
   emulator.setResponseDelay(dev, 60000);
   CHECK(Client::errorOf([&] { client.write(ch, {7}, "command"); }).empty());  // no response awaited
