@@ -259,6 +259,8 @@ void BluezClient::setRestoredHandler(std::function<void()> handler) {
   recovery_->setRestoredHandler(std::move(handler));
 }
 
+std::uint64_t BluezClient::recoveryPassesForTest() const { return recovery_->passes(); }
+
 BluezHealth BluezClient::health() const {
   BluezHealth h;
   h.counters = core_->counters();

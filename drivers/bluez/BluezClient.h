@@ -94,6 +94,9 @@ class BluezClient {
   // re-register what bluetoothd forgot (agents, applications).
   void setRestoredHandler(std::function<void()> handler);
   BluezHealth health() const;
+  // Recovery passes run so far: a test waits for two more than it saw to know
+  // the recovery has looked at the state the test just set up.
+  std::uint64_t recoveryPassesForTest() const;
 
  private:
   explicit BluezClient(std::shared_ptr<BluezCore> core);

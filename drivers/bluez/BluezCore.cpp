@@ -327,10 +327,18 @@ void BluezCore::setupOnLoop() {
     std::vector<std::string> ifaces;
     signal >> path >> ifaces;
     bool adapterRemoved = false;
+    ble::LinkHandler dropped;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = mirror_.find(path);
       if (it != mirror_.end()) {
+        if (it->second.isDevice && it->second.device.connected &&
+            std::find(ifaces.begin(), ifaces.end(), kDevice) != ifaces.end()) {
+          // A connected device removed with its adapter (controller unplugged): its link is gone.
+          it->second.linkDrops++;
+          auto h = linkHandlers_.find(path);
+          if (h != linkHandlers_.end()) dropped = h->second;
+        }
         for (const auto& iface : ifaces) {
           if (iface == kAdapter) it->second.isAdapter = false;
           if (iface == kDevice) it->second.isDevice = false;
@@ -350,6 +358,7 @@ void BluezCore::setupOnLoop() {
     }
     changed_.notify_all();
     if (adapterRemoved) log::warning("bluez", "adapter removed");
+    if (dropped) dropped(false);
   }); });
   rootProxy_->finishRegistration();
 

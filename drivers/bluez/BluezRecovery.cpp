@@ -59,6 +59,7 @@ void BluezRecovery::run() {
       if (stopping_) return;
     }
     step();
+    passes_.fetch_add(1);
   }
 }
 

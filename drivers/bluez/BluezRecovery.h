@@ -11,7 +11,9 @@
 // change and at least every `recoveryPoll` to look at the clock.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -40,6 +42,7 @@ class BluezRecovery {
   void setRestoredHandler(std::function<void()> handler);
   // "off", "ok" or "silent" (see BluezHealth).
   std::string scannerState() const;
+  std::uint64_t passes() const { return passes_.load(); }
 
  private:
   using TimePoint = std::chrono::steady_clock::time_point;
@@ -52,6 +55,7 @@ class BluezRecovery {
   std::shared_ptr<BluezDiscovery> discovery_;
   BluezClientOptions options_;
   std::thread thread_;
+  std::atomic<std::uint64_t> passes_{0};
   std::mutex mutex_;  // guards the handlers, stopping_ and the state below read by scannerState()
   std::condition_variable stopCv_;
   bool stopping_ = false;

@@ -31,7 +31,7 @@ ScanWatchdogStep ScanWatchdog::poll(TimePoint now, bool armed, std::uint64_t act
     step.action = ScanWatchdogAction::kRestartDiscovery;
   } else {
     step.action = ScanWatchdogAction::kPowerCycle;
-    if (stage_ >= 2) interval_ = std::min(interval_ * 2, maxInterval_);
+    interval_ = std::min(interval_ * 2, maxInterval_);  // the next power cycle waits twice as long
   }
   ++stage_;
   return step;
