@@ -52,9 +52,10 @@ struct BluezRecoveryCounters {
   std::uint64_t watchdogDiscoveryRestarts = 0;            // scanner silent: discovery stopped and started
   std::uint64_t watchdogPowerCycles = 0;                  // still silent: adapter powered off and on
   std::uint64_t scannerRecoveries = 0;                    // the scanner reported again after a watchdog step
+  // Recoveries: faults come back from and watchdog actions (re-arms are a consequence, not counted).
   std::uint64_t total() const {
-    return busReconnects + bluezReturns + adapterReturns + powerRestores + discoveryRearms +
-           watchdogDiscoveryRestarts + watchdogPowerCycles;
+    return busReconnects + bluezReturns + adapterReturns + powerRestores + watchdogDiscoveryRestarts +
+           watchdogPowerCycles;
   }
 };
 

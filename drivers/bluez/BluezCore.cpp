@@ -310,8 +310,9 @@ void BluezCore::setupOnLoop() {
       std::lock_guard<std::mutex> lock(mutex_);
       bool adapterKnown = mirror_.count(adapterPath()) && mirror_[adapterPath()].isAdapter;
       for (const auto& [iface, props] : ifaces) applyInterfaces(path, iface, props, events);
-      if (path == adapterPath() && ifaces.count(kAdapter) && !adapterKnown) {
-        // The controller was plugged in again (or bluetoothd registered it after a restart).
+      if (path == adapterPath() && ifaces.count(kAdapter) && !adapterKnown && adapterRemoved_) {
+        // The controller was plugged in again (not bluetoothd registering it after a restart).
+        adapterRemoved_ = false;
         adapterReturned = true;
         ++counters_.adapterReturns;
       }
@@ -351,6 +352,7 @@ void BluezCore::setupOnLoop() {
       if (path == adapterPath() && std::find(ifaces.begin(), ifaces.end(), kAdapter) != ifaces.end()) {
         // Controller unplugged: its devices went first (child-first, §1); our discovery session is gone.
         adapterRemoved = true;
+        adapterRemoved_ = true;
         ++counters_.adapterRemovals;
         ++sessionEpoch_;
       }
@@ -451,8 +453,11 @@ void BluezCore::applyInterfaces(const std::string& path, const std::string& ifac
       if (!obj.powered) {
         ++counters_.powerLosses;
         ++sessionEpoch_;
+        powerLost_ = true;
         events.push_back([] { log::warning("bluez", "adapter powered off"); });
-      } else {
+      } else if (powerLost_) {
+        // Only a restore after a loss counts (not AutoEnable after a restart or plug-in).
+        powerLost_ = false;
         ++counters_.powerRestores;
         events.push_back([] { log::notice("bluez", "adapter powered on"); });
       }

@@ -128,7 +128,8 @@ class BluezCore : public std::enable_shared_from_this<BluezCore> {
   BluezRecoveryCounters counters_;
   std::uint64_t sessionEpoch_ = 0;
   std::uint64_t scanActivity_ = 0;
-  // Reconnect schedule (loop thread only), on the injected clock.
+  bool adapterRemoved_ = false;  // an adapter return counts only after a removal
+  bool powerLost_ = false;       // a power restore counts only after a loss  // Reconnect schedule (loop thread only), on the injected clock.
   std::chrono::steady_clock::time_point nextConnectAt_{};
   std::chrono::milliseconds connectBackoff_{0};
   bool bluezPresent_ = false;
