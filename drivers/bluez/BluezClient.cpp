@@ -6,6 +6,8 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "drivers/bluez/BluezCore.h"
+#include "drivers/bluez/BluezDiscovery.h"
+#include "drivers/bluez/BluezRecovery.h"
 #include "gateway/log/Log.h"
 
 namespace rpm::bluez {
@@ -162,7 +164,8 @@ class BluezDevice final : public ble::BleDevice {
 
 class BluezAdapter final : public ble::BleAdapter {
  public:
-  explicit BluezAdapter(std::shared_ptr<BluezCore> core) : core_(std::move(core)) {}
+  BluezAdapter(std::shared_ptr<BluezCore> core, std::shared_ptr<BluezDiscovery> discovery)
+      : core_(std::move(core)), discovery_(std::move(discovery)) {}
 
   Status ready() const override {
     if (!core_->busAlive()) return Status(ErrorKind::kUnavailable, "Adapter1: D-Bus connection lost");
@@ -173,27 +176,9 @@ class BluezAdapter final : public ble::BleAdapter {
     return Status::ok();
   }
 
-  Status startDiscovery(const ble::DiscoveryFilter& filter) override {
-    std::lock_guard<std::mutex> lock(core_->adapterOperations());
-    Status s = startOnce(filter);
-    if (s.kind() == ErrorKind::kConflict) {
-      // InProgress: this connection may already scan, or the kernel refused;
-      // stop (ignoring "No discovery started"), re-apply the filter, start again (§8 item 1).
-      core_->call(core_->adapterPath(), kAdapter, "StopDiscovery", nullptr);
-      ownSession_ = false;
-      s = startOnce(filter);
-    }
-    return s;
-  }
-
-  Status stopDiscovery() override {
-    std::lock_guard<std::mutex> lock(core_->adapterOperations());
-    if (!ownSession_) return Status::ok();  // we track our own session, never Discovering (§8 item 1)
-    auto s = core_->call(core_->adapterPath(), kAdapter, "StopDiscovery", nullptr).status();
-    ownSession_ = false;
-    if (!s.isOk() && s.message().find("No discovery started") != std::string::npos) return Status::ok();
-    return s;
-  }
+  // The session and its re-arming after bluetoothd/adapter recovery live in BluezDiscovery.
+  Status startDiscovery(const ble::DiscoveryFilter& filter) override { return discovery_->start(filter); }
+  Status stopDiscovery() override { return discovery_->stop(); }
 
   std::vector<ble::DeviceSnapshot> devices() const override {
     std::vector<ble::DeviceSnapshot> out;
@@ -235,22 +220,8 @@ class BluezAdapter final : public ble::BleAdapter {
   }
 
  private:
-  Status startOnce(const ble::DiscoveryFilter& filter) {
-    // Always set a filter: LE only and the health services; with a filter
-    // BlueZ reports advertisers without discoverable flags too (§2.3, §8 item 8).
-    std::map<std::string, sdbus::Variant> dict;
-    dict["Transport"] = sdbus::Variant(std::string("le"));
-    if (!filter.serviceUuids.empty()) dict["UUIDs"] = sdbus::Variant(filter.serviceUuids);
-    auto s = core_->call(core_->adapterPath(), kAdapter, "SetDiscoveryFilter",
-                         [dict](sdbus::MethodCall& m) { m << dict; }).status();
-    if (!s.isOk()) return s;
-    s = core_->call(core_->adapterPath(), kAdapter, "StartDiscovery", nullptr).status();
-    if (s.isOk()) ownSession_ = true;
-    return s;
-  }
-
   std::shared_ptr<BluezCore> core_;
-  bool ownSession_ = false;  // guarded by the adapter operation lock
+  std::shared_ptr<BluezDiscovery> discovery_;
 };
 
 }  // namespace
@@ -267,9 +238,44 @@ Result<std::shared_ptr<BluezClient>> BluezClient::connectSystemBus(const BluezCl
 }
 
 BluezClient::BluezClient(std::shared_ptr<BluezCore> core)
-    : core_(std::move(core)), adapter_(std::make_shared<BluezAdapter>(core_)) {}
+    : core_(std::move(core)),
+      discovery_(std::make_shared<BluezDiscovery>(core_)),
+      adapter_(std::make_shared<BluezAdapter>(core_, discovery_)),
+      recovery_(std::make_unique<BluezRecovery>(core_, discovery_, core_->options())) {
+  recovery_->start();
+}
 
-BluezClient::~BluezClient() { core_->stop(); }
+BluezClient::~BluezClient() {
+  // The recovery makes blocking calls through the core: it stops first.
+  recovery_->stop();
+  core_->stop();
+}
+
+void BluezClient::setDevicesExpected(std::function<bool()> expected) {
+  recovery_->setDevicesExpected(std::move(expected));
+}
+
+void BluezClient::setRestoredHandler(std::function<void()> handler) {
+  recovery_->setRestoredHandler(std::move(handler));
+}
+
+std::uint64_t BluezClient::recoveryPassesForTest() const { return recovery_->passes(); }
+
+BluezHealth BluezClient::health() const {
+  BluezHealth h;
+  h.counters = core_->counters();
+  h.scanner = recovery_->scannerState();
+  if (!core_->busAlive()) {
+    h.adapter = "bus-lost";
+  } else if (!core_->bluezPresent()) {
+    h.adapter = "bluetoothd-absent";
+  } else if (auto a = core_->object(core_->adapterPath()); !a || !a->isAdapter) {
+    h.adapter = "absent";
+  } else {
+    h.adapter = a->powered ? "ready" : "unpowered";
+  }
+  return h;
+}
 
 bool BluezClient::busAlive() const { return core_->busAlive(); }
 bool BluezClient::bluezPresent() const { return core_->bluezPresent(); }

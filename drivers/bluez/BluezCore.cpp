@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -56,6 +57,7 @@ Status BluezCore::start() {
   } catch (const std::exception&) {
     return Status(ErrorKind::kUnavailable, "system bus: connection failed");
   }
+  connectionGeneration_ = 1;
   wakeFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wakeFd_ < 0) return Status(ErrorKind::kIo, "eventfd for the D-Bus loop");
   thread_ = std::thread([this] { loop(); });
@@ -90,6 +92,29 @@ void BluezCore::post(std::function<void()> task) {
 bool BluezCore::bluezPresent() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return bluezPresent_;
+}
+
+BluezRecoveryCounters BluezCore::counters() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return counters_;
+}
+
+void BluezCore::count(std::uint64_t BluezRecoveryCounters::*field) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++(counters_.*field);
+  }
+  changed_.notify_all();
+}
+
+std::uint64_t BluezCore::sessionEpoch() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return sessionEpoch_;
+}
+
+std::uint64_t BluezCore::scanActivity() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return scanActivity_;
 }
 
 bool BluezCore::waitFor(std::chrono::milliseconds timeout, const std::function<bool()>& pred) const {
@@ -135,43 +160,31 @@ std::vector<std::pair<std::string, MirroredObject>> BluezCore::objectsUnder(cons
 // ------------------------------------------------------------------ the loop
 
 void BluezCore::loop() {
-  try {
-    setupOnLoop();
-    for (;;) {
-      std::deque<std::function<void()>> tasks;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (stopping_) break;
-        tasks.swap(tasks_);
-      }
-      for (auto& task : tasks) task();
-      while (connection_->processPendingRequest()) {
-      }
-      auto pollData = connection_->getEventLoopPollData();
-      int timeoutMs = -1;
-      if (auto rel = pollData.getRelativeTimeout()) {
-        timeoutMs = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(*rel).count() + 1);
-      }
-      struct pollfd fds[2] = {{pollData.fd, pollData.events, 0}, {wakeFd_, POLLIN, 0}};
-      ::poll(fds, 2, timeoutMs);
-      std::uint64_t drained = 0;
-      [[maybe_unused]] auto n = ::read(wakeFd_, &drained, sizeof drained);
-      while (connection_->processPendingRequest()) {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) break;
+    }
+    if (!connection_) {
+      // The bus connection was lost: reconnect on the clock's schedule.
+      if (clock_.monotonicNow() < nextConnectAt_ || !tryConnect()) {
+        waitForRetry();
+        continue;
       }
     }
-  } catch (const sdbus::Error& e) {
-    // sdbus-c++ 1.2 throws here when the bus connection breaks; we turn it
-    // into a state instead of letting it terminate the process.
-    log::error("bluez", "bus lost", {log::Field::reviewed("dbus_error", e.getName())});
-    busLost_.store(true);
-  } catch (const std::exception&) {
-    log::error("bluez", "bus lost");
-    busLost_.store(true);
-  }
-  bool lost = busLost_.load();
-  if (lost) {
-    failAllPending(Status(ErrorKind::kUnavailable, "D-Bus connection lost"));
-    onBluezGone();
+    try {
+      setupOnLoop();
+      runConnected();
+      break;  // stopping
+    } catch (const sdbus::Error& e) {
+      // sdbus-c++ 1.2 throws here when the bus connection breaks; we turn it
+      // into a state (and a reconnect) instead of letting it terminate the process.
+      log::error("bluez", "bus lost", {log::Field::reviewed("dbus_error", e.getName())});
+    } catch (const std::exception&) {
+      log::error("bluez", "bus lost");
+    }
+    handleBusLoss();
+    if (options_.skipBusReconnectForTest) break;
   }
   // Proxies are released on the thread that used them, before the connection.
   try {
@@ -191,6 +204,99 @@ void BluezCore::loop() {
   changed_.notify_all();
 }
 
+void BluezCore::runConnected() {
+  for (;;) {
+    std::deque<std::function<void()>> tasks;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return;
+      tasks.swap(tasks_);
+    }
+    for (auto& task : tasks) task();
+    while (connection_->processPendingRequest()) {
+    }
+    auto pollData = connection_->getEventLoopPollData();
+    int timeoutMs = -1;
+    if (auto rel = pollData.getRelativeTimeout()) {
+      timeoutMs = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(*rel).count() + 1);
+    }
+    struct pollfd fds[2] = {{pollData.fd, pollData.events, 0}, {wakeFd_, POLLIN, 0}};
+    ::poll(fds, 2, timeoutMs);
+    std::uint64_t drained = 0;
+    [[maybe_unused]] auto n = ::read(wakeFd_, &drained, sizeof drained);
+    while (connection_->processPendingRequest()) {
+    }
+  }
+}
+
+// The connection is gone: every pending call fails, bluetoothd's state is
+// forgotten (it will be re-read from the next connection), and the sdbus
+// objects of the dead connection are released here, on their thread.
+void BluezCore::handleBusLoss() {
+  std::deque<std::function<void()>> stale;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    busLost_.store(true);
+    stale.swap(tasks_);
+    ++counters_.busLosses;
+    ++sessionEpoch_;
+  }
+  stale.clear();
+  failAllPending(Status(ErrorKind::kUnavailable, "D-Bus connection lost"));
+  onBluezGone();
+  try {
+    proxies_.clear();
+    rootProxy_.reset();
+    busProxy_.reset();
+    connection_.reset();
+  } catch (...) {
+    connection_.reset();
+  }
+  connectBackoff_ = std::chrono::milliseconds(0);
+  nextConnectAt_ = clock_.monotonicNow();  // the first attempt at once
+  changed_.notify_all();
+}
+
+bool BluezCore::tryConnect() {
+  std::unique_ptr<sdbus::IConnection> connection;
+  try {
+    connection = sdbus::createSystemBusConnection();
+  } catch (const std::exception&) {
+    connection.reset();
+  }
+  if (!connection) {
+    connectBackoff_ = connectBackoff_.count() == 0 ? options_.busRetryFirst
+                                                    : std::min(connectBackoff_ * 2, options_.busRetryMax);
+    nextConnectAt_ = clock_.monotonicNow() + connectBackoff_;
+    return false;
+  }
+  connection_ = std::move(connection);
+  std::uint64_t reconnects = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++connectionGeneration_;
+    reconnects = ++counters_.busReconnects;
+    busLost_.store(false);
+  }
+  log::notice("bluez", "D-Bus connection restored", {log::Field("reconnects", reconnects)});
+  changed_.notify_all();
+  return true;
+}
+
+// Between reconnect attempts: wake for stop() (the eventfd) or to look at the
+// clock again. The slice is a wake-up granularity; the schedule is the clock's.
+void BluezCore::waitForRetry() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tasks_.clear();  // nothing can be sent without a connection; their callers were failed
+  }
+  failAllPending(Status(ErrorKind::kUnavailable, "D-Bus connection lost"));
+  struct pollfd fd = {wakeFd_, POLLIN, 0};
+  ::poll(&fd, 1, 100);
+  std::uint64_t drained = 0;
+  [[maybe_unused]] auto n = ::read(wakeFd_, &drained, sizeof drained);
+}
+
 void BluezCore::setupOnLoop() {
   // Interfaces come and go through the one ObjectManager at "/" (§1).
   rootProxy_ = sdbus::createProxy(*connection_, kBluez, "/");
@@ -199,21 +305,41 @@ void BluezCore::setupOnLoop() {
     InterfaceDict ifaces;
     signal >> path >> ifaces;
     std::vector<std::function<void()>> events;
+    bool adapterReturned = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      bool adapterKnown = mirror_.count(adapterPath()) && mirror_[adapterPath()].isAdapter;
       for (const auto& [iface, props] : ifaces) applyInterfaces(path, iface, props, events);
+      if (path == adapterPath() && ifaces.count(kAdapter) && !adapterKnown && adapterRemoved_) {
+        // The controller was plugged in again (not bluetoothd registering it after a restart).
+        adapterRemoved_ = false;
+        adapterReturned = true;
+        ++counters_.adapterReturns;
+      }
+      // A new device object during discovery is an advertisement (§2.3).
+      if (ifaces.count(kDevice) && std::string(path).rfind(adapterPath() + "/", 0) == 0) ++scanActivity_;
     }
     changed_.notify_all();
+    if (adapterReturned) log::notice("bluez", "adapter present again");
     for (auto& e : events) e();
   }); });
   rootProxy_->registerSignalHandler(kObjectManager, "InterfacesRemoved", [this](sdbus::Signal& signal) { guarded([&] {
     sdbus::ObjectPath path;
     std::vector<std::string> ifaces;
     signal >> path >> ifaces;
+    bool adapterRemoved = false;
+    ble::LinkHandler dropped;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = mirror_.find(path);
       if (it != mirror_.end()) {
+        if (it->second.isDevice && it->second.device.connected &&
+            std::find(ifaces.begin(), ifaces.end(), kDevice) != ifaces.end()) {
+          // A connected device removed with its adapter (controller unplugged): its link is gone.
+          it->second.linkDrops++;
+          auto h = linkHandlers_.find(path);
+          if (h != linkHandlers_.end()) dropped = h->second;
+        }
         for (const auto& iface : ifaces) {
           if (iface == kAdapter) it->second.isAdapter = false;
           if (iface == kDevice) it->second.isDevice = false;
@@ -223,9 +349,18 @@ void BluezCore::setupOnLoop() {
         const auto& o = it->second;
         if (!o.isAdapter && !o.isDevice && !o.isService && !o.isCharacteristic) mirror_.erase(it);
       }
+      if (path == adapterPath() && std::find(ifaces.begin(), ifaces.end(), kAdapter) != ifaces.end()) {
+        // Controller unplugged: its devices went first (child-first, §1); our discovery session is gone.
+        adapterRemoved = true;
+        adapterRemoved_ = true;
+        ++counters_.adapterRemovals;
+        ++sessionEpoch_;
+      }
       // The proxy stays: destroying it would cancel a call still in flight.
     }
     changed_.notify_all();
+    if (adapterRemoved) log::warning("bluez", "adapter removed");
+    if (dropped) dropped(false);
   }); });
   rootProxy_->finishRegistration();
 
@@ -251,10 +386,19 @@ void BluezCore::setupOnLoop() {
     signal >> name >> oldOwner >> newOwner;
     if (name != kBluez) return;
     if (newOwner.empty()) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++counters_.bluezDepartures;
+      }
       log::warning("bluez", "bluetoothd left the bus");
       onBluezGone();
     } else {
-      log::notice("bluez", "bluetoothd appeared on the bus");
+      std::uint64_t returns = 0;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        returns = ++counters_.bluezReturns;
+      }
+      log::notice("bluez", "bluetoothd appeared on the bus", {log::Field("returns", returns)});
       loadManagedObjects();
     }
   }); });
@@ -302,8 +446,22 @@ void BluezCore::applyInterfaces(const std::string& path, const std::string& ifac
   if (iface != kAdapter && iface != kDevice && iface != kService && iface != kCharacteristic) return;
   auto& obj = mirror_[path];
   if (iface == kAdapter) {
+    bool existed = obj.isAdapter, wasPowered = obj.powered;
     obj.isAdapter = true;
-    take(props, "Powered", obj.powered);
+    if (take(props, "Powered", obj.powered) && existed && path == adapterPath() && wasPowered != obj.powered) {
+      // Powered off: links dropped and discovery sessions ended (§2, §9 item 28).
+      if (!obj.powered) {
+        ++counters_.powerLosses;
+        ++sessionEpoch_;
+        powerLost_ = true;
+        events.push_back([] { log::warning("bluez", "adapter powered off"); });
+      } else if (powerLost_) {
+        // Only a restore after a loss counts (not AutoEnable after a restart or plug-in).
+        powerLost_ = false;
+        ++counters_.powerRestores;
+        events.push_back([] { log::notice("bluez", "adapter powered on"); });
+      }
+    }
   } else if (iface == kDevice) {
     obj.isDevice = true;
     bool wasConnected = obj.device.connected;
@@ -365,6 +523,13 @@ void BluezCore::onPropertiesChanged(const std::string& path, const std::string& 
     if (mirror_.count(path)) {
       applyInterfaces(path, iface, changed, events);
       if (iface == kDevice) {
+        // Advertisement-driven updates are the scanner's sign of life (scan watchdog).
+        for (const char* name : {"RSSI", "ManufacturerData", "ServiceData", "TxPower"}) {
+          if (changed.count(name)) {
+            ++scanActivity_;
+            break;
+          }
+        }
         for (const auto& name : invalidated) {
           if (name == "RSSI") mirror_[path].device.rssi.reset();  // invalidated at discovery end (§2.3)
         }
@@ -400,6 +565,7 @@ void BluezCore::onBluezGone() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     bluezPresent_ = false;
+    ++sessionEpoch_;
     // bluetoothd's objects, sessions and links are gone with it (§8 item 11).
     for (auto& [path, obj] : mirror_) {
       if (obj.isDevice && obj.device.connected) {
@@ -449,19 +615,26 @@ Result<Bytes> BluezCore::call(const std::string& path, const std::string& iface,
   };
   auto shared = std::make_shared<Shared>();
   auto future = shared->promise.get_future();
-  std::uint64_t id = 0;
+  std::uint64_t id = 0, generation = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (busLost_.load() || stopping_) return Status(ErrorKind::kUnavailable, what + ": D-Bus connection lost");
     id = ++nextCallId_;
+    generation = connectionGeneration_;
     pendingFailers_[id] = [shared](const Status& s) { shared->finish(Result<Bytes>(s)); };
   }
   auto timeoutUs = static_cast<std::uint64_t>(options_.callTimeout.count()) * 1000;
-  post([this, shared, id, path, iface, method, what, appendArgs, replyHasBytes, timeoutUs] {
+  post([this, shared, id, generation, path, iface, method, what, appendArgs, replyHasBytes, timeoutUs] {
     auto forget = [this, id] {
       std::lock_guard<std::mutex> lock(mutex_);
       pendingFailers_.erase(id);
     };
+    if (generation != connectionGeneration_) {
+      // Posted for a connection that has since been lost: never replay it on the new one.
+      forget();
+      shared->finish(Status(ErrorKind::kUnavailable, what + ": D-Bus connection lost"));
+      return;
+    }
     try {
       auto& proxy = proxyFor(path);
       auto msg = proxy.createMethodCall(iface, method);

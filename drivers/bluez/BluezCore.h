@@ -1,6 +1,11 @@
 // BluezCore (internal): the D-Bus connection, its event-loop thread, the
 // ObjectManager mirror of org.bluez, and calls with timeouts. sdbus types
 // never leave the loop thread: the mirror holds plain values.
+//
+// The loop thread reconnects when the bus connection itself is lost (a new
+// connection, the signal matches set up again, the tree re-read), and counts
+// what happened to bluetoothd and the adapter (BluezRecoveryCounters); the
+// recovery thread (BluezRecovery) acts on those counts.
 #pragma once
 
 #include <atomic>
@@ -76,9 +81,24 @@ class BluezCore : public std::enable_shared_from_this<BluezCore> {
   bool bluezPresentLocked() const { return bluezPresent_; }
   bool busLostLocked() const { return busLost_.load(); }
 
+  // Recovery bookkeeping (any thread).
+  BluezRecoveryCounters counters() const;
+  void count(std::uint64_t BluezRecoveryCounters::*field);
+  // Bumped whenever our discovery session cannot have survived: bus lost,
+  // bluetoothd gone, adapter removed or powered off.
+  std::uint64_t sessionEpoch() const;
+  // Bumped by every advertisement-driven device update (new device object,
+  // RSSI / advertising data change): the scan watchdog's sign of life.
+  std::uint64_t scanActivity() const;
+  const Clock& clock() const { return clock_; }
+
  private:
   void post(std::function<void()> task);
   void loop();
+  void runConnected();
+  void handleBusLoss();
+  bool tryConnect();
+  void waitForRetry();
   void setupOnLoop();
   void loadManagedObjects();
   void applyInterfaces(const std::string& path, const std::string& iface,
@@ -104,6 +124,14 @@ class BluezCore : public std::enable_shared_from_this<BluezCore> {
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
   std::atomic<bool> busLost_{false};
+  std::uint64_t connectionGeneration_ = 0;  // tasks posted for an older connection are dropped
+  BluezRecoveryCounters counters_;
+  std::uint64_t sessionEpoch_ = 0;
+  std::uint64_t scanActivity_ = 0;
+  bool adapterRemoved_ = false;  // an adapter return counts only after a removal
+  bool powerLost_ = false;       // a power restore counts only after a loss  // Reconnect schedule (loop thread only), on the injected clock.
+  std::chrono::steady_clock::time_point nextConnectAt_{};
+  std::chrono::milliseconds connectBackoff_{0};
   bool bluezPresent_ = false;
   std::map<std::string, MirroredObject> mirror_;
   std::map<std::string, ble::ValueHandler> valueHandlers_;

@@ -73,6 +73,11 @@ void printStatus(const json& s) {
   if (!d.value("last_delivery", json()).is_null()) std::cout << ", last " << d["last_delivery"].get<std::string>();
   if (d.value("last_error_kind", "ok") != "ok") std::cout << ", last error " << d.value("last_error_kind", "");
   std::cout << "\nrejections:    " << d.value("rejected", 0) << "\n";
+  if (s.contains("ble") && s["ble"].is_object()) {
+    const json& ble = s["ble"];
+    std::cout << "bluetooth:     adapter " << ble.value("adapter", "") << ", scanner " << ble.value("scanner", "")
+              << ", recoveries " << ble.value("recoveries", 0) << "\n";
+  }
   std::cout << "devices:      ";
   for (const auto& dev : s.value("devices", json::array())) {
     std::cout << " " << dev.value("alias", "") << " (" << dev.value("transport", "") << ")";

@@ -138,6 +138,9 @@ std::vector<ConfigKeySpec> buildKeys() {
               "Longest silence between two records of one glucose download before it counts as interrupted."),
       integer("ble.cuff_quiet_ms", 3000, 200, 60000,
               "A blood-pressure cuff that stays quiet this long has sent all its stored measurements."),
+      integer("ble.scan_silence_ms", 900000, 0, 86400000,
+              "Scan watchdog: while our discovery runs and BLE devices are enrolled, no advertisement for this long "
+              "restarts discovery, then power-cycles the adapter (0: off)."),
       // buffer
       str("buffer.path", "", "Buffer database; empty: <hub.state_directory>/buffer.db.", F::kAbsolutePath),
       str("buffer.durability", "power-loss",

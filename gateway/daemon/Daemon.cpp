@@ -19,6 +19,7 @@
 #include "buffer/SqliteBuffer.h"
 #include "drivers/ble_intake/BleIntake.h"
 #include "drivers/bluez/BluezClient.h"
+#include "gateway/daemon/BleStatus.h"
 #include "fhir/uplink/AccessTokenProvider.h"
 #include "fhir/uplink/CurlHttpTransport.h"
 #include "fhir/uplink/FhirUplink.h"
@@ -378,6 +379,7 @@ Status Daemon::setUp() {
     bluez::BluezClientOptions bo;
     bo.adapterName = config_.string("ble.adapter");
     bo.callTimeout = std::chrono::milliseconds(config_.integer("ble.call_timeout_ms"));
+    bo.scanSilence = std::chrono::milliseconds(config_.integer("ble.scan_silence_ms"));
     auto client = bluez::BluezClient::connectSystemBus(bo, clock_);
     if (!client.isOk()) return client.status();
     bluez_ = *client;
@@ -390,6 +392,12 @@ Status Daemon::setUp() {
     auto intake = ble::BleIntake::create(io, *meteredSink_, *store_, *store_, clock_, bluez_->adapter(), *zone_, *aliaser_);
     if (!intake.isOk()) return intake.status();
     ble_ = std::move(intake).value();
+    // Enrolled BLE devices arm the scan watchdog and powering on an unpowered adapter.
+    bluez_->setDevicesExpected([store = store_.get()] {
+      auto list = store->listEnrolments();
+      return list.isOk() && std::any_of(list->begin(), list->end(),
+                                        [](const Enrolment& e) { return e.transport == Transport::kBle; });
+    });
   }
   if (config_.boolean("mqtt.enabled")) {
     auto options = mqtt::intakeOptionsFromConfig(config_);
@@ -464,7 +472,8 @@ json Daemon::healthSummary() {
   auto d = delivery_->health();
   h["delivery"] = d.halted ? "halted" : d.consecutiveFailures ? "retrying" : "ok";
   h["last_delivery"] = d.lastDeliveryAt ? json(formatUtc(*d.lastDeliveryAt)) : json();
-  h["ble_adapter"] = !ble_ ? "disabled" : (bluez_->adapter() && bluez_->adapter()->ready().isOk() ? "ready" : "unavailable");
+  h["ble_adapter"] = !ble_ ? "disabled" : bluez_->health().adapter;
+  if (bluez_) h["ble_recoveries"] = bluez_->health().counters.total();
   if (ble_) {
     auto b = ble_->counters();  // device procedures that ran to their end (a visit's readings are durable then)
     h["ble_sessions_completed"] = b.sessions - b.failedSessions;
@@ -528,6 +537,7 @@ json Daemon::status() {
     }
   }
   j["devices"] = devices;
+  if (bluez_) j["ble"] = bleStatusJson(bluez_->health());
   return j;
 }
 

@@ -714,6 +714,7 @@ int BluezEmulator::setProperty(sd_bus_message* m, const std::string& path, const
   if (iface == kAdapter && name == "Powered") {
     Fault fault;
     if (takeFault("adapter", "SetPowered", fault)) return replyError(m, fault.errorName, fault.message);
+    if (int r = refusePowerOn(m, std::get<bool>(value)); r != 0) return r;  // Faults.cpp: rfkill
     setPowered(std::get<bool>(value));
     return sd_bus_reply_method_return(m, "");
   }
@@ -840,12 +841,13 @@ void BluezEmulator::endDiscoveryRun() {
   // non-connectable temporary devices removed (Discovery.cpp; §2.3, §3.5).
   discoveryRunEnded(seenThisRun_);
   seenThisRun_.clear();
+  onDiscoveryRunEnded();  // Faults.cpp: a restart or power cycle may revive a silent scanner
 }
 
 void BluezEmulator::advertisingTick() {
   after(advertisingIntervalMs_, [this] { advertisingTick(); });
   auto now = std::chrono::steady_clock::now();
-  bool discovering = powered_ && !discoverySessions_.empty() &&
+  bool discovering = powered_ && scannerReporting() && !discoverySessions_.empty() &&
                      std::get<bool>(objects_[adapterPath_][kAdapter]["Discovering"]);
   if (discovering) {
     // Merged filter of the sessions (§2.1: OR-merged; any filter => every advertiser reported, §2.3).
@@ -1408,6 +1410,7 @@ int BluezEmulator::racpWrite(sd_bus_message* m, VirtualDevice& dev, const Bytes&
 void BluezEmulator::runRacpReport(VirtualDevice& dev, std::vector<GlucoseRecord> records, std::size_t index,
                                   std::uint64_t epoch) {
   if (dev.linkEpoch != epoch || !dev.racpRunning) return;
+  if (faultAfterRecord(dev, index)) return;  // Faults.cpp: bluetoothd/adapter fault mid-download
   if (dev.disconnectAfterRecords >= 0 && index == static_cast<std::size_t>(dev.disconnectAfterRecords)) {
     dev.disconnectAfterRecords = -1;
     linkDown(dev);  // link loss mid-download
@@ -1442,6 +1445,7 @@ void BluezEmulator::indicateStoredBloodPressure(VirtualDevice& dev, std::size_t 
 // ---------------------------------------------------------------- control
 
 int BluezEmulator::handleControl(sd_bus_message* m, const std::string& member) {
+  if (int r = handleFaultControl(m, member); r != 0) return r;  // Faults.cpp
   auto needDevice = [&](const std::string& address) -> VirtualDevice* { return deviceByAddress(address); };
   auto noDevice = [&] { return replyError(m, "org.rpmgateway.Emulator.Error.NoSuchDevice", "no such virtual device"); };
   if (int r = handleDiscoveryControl(m, member); r != 0) return r;  // Discovery.cpp

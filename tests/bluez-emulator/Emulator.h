@@ -191,6 +191,21 @@ class BluezEmulator {
   void gattLinkDown(VirtualDevice& dev);
   void serviceChanged(VirtualDevice& dev, const std::string& serviceUuid);
   int handleGattControl(sd_bus_message* m, const std::string& member);
+  // Faults (Faults.cpp): bluetoothd restarting, adapter power loss and
+  // removal, a scanner that stops reporting, and those faults mid-download.
+  int handleFaultControl(sd_bus_message* m, const std::string& member);  // 0: not a fault method
+  int attachToBus();
+  void restartDaemon(std::uint32_t downMs);
+  void comeBackAfterRestart();
+  void forgetRuntimeState();
+  void setAdapterPresent(bool present);
+  void announceAdapter();
+  void saveAdapterInterfaces();
+  void runFault(const std::string& fault, std::uint32_t ms);
+  bool scannerReporting() const { return !scannerSilent_; }
+  void onDiscoveryRunEnded();
+  int refusePowerOn(sd_bus_message* m, bool on);  // non-zero: replied with an error
+  bool faultAfterRecord(VirtualDevice& dev, std::size_t index);
 
   sd_bus* bus_;
   std::string adapterPath_ = "/org/bluez/hci0";
@@ -225,6 +240,24 @@ class BluezEmulator {
   std::multimap<SteadyTime, std::function<void()>> timers_;
   sd_bus_slot* fallbackSlot_ = nullptr;
   sd_bus_slot* nameOwnerSlot_ = nullptr;
+
+  // Fault state (Faults.cpp).
+  struct BusCloser {
+    void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
+  };
+  std::unique_ptr<sd_bus, BusCloser> ownedBus_;  // the connection after a restart; main() owns the first
+  bool adapterPresent_ = true;
+  bool powerBlocked_ = false;   // rfkill: Set(Powered, true) answers Blocked
+  bool scannerSilent_ = false;  // Discovering stays true, nothing is reported
+  std::string silenceClearedBy_;
+  struct PlannedFault {
+    std::int32_t records = -1;
+    std::string fault;
+    std::uint32_t ms = 0;
+  };
+  std::map<std::string, PlannedFault> faultAfterRecords_;  // by device address
+  std::map<std::string, PropertyMap> savedAdapterIfaces_, savedBluezIfaces_;
+  std::map<std::string, std::uint32_t> faultCounters_;
 };
 
 }  // namespace rpm::emulator

@@ -62,6 +62,16 @@ PrivateBus::PrivateBus() {
   char tmpl[] = "/tmp/rpm-bus-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
   dir_ = tmpl;
+  start();
+}
+
+void PrivateBus::restart() {
+  stopProcess(pid_, SIGKILL);
+  std::remove((dir_ + "/bus").c_str());
+  start();
+}
+
+void PrivateBus::start() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
   // The write end must survive exec: dbus-daemon prints its address there.

@@ -32,8 +32,11 @@ class PrivateBus {
   const std::string& dir() const { return dir_; }
   // Kills the daemon (the "bus dies" fault).
   void kill();
+  // Starts a new daemon on the same address after kill() (the bus comes back).
+  void restart();
 
  private:
+  void start();
   pid_t pid_ = -1;
   std::string dir_, address_;
 };
