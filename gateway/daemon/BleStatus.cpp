@@ -20,4 +20,15 @@ nlohmann::json bleStatusJson(const bluez::BluezHealth& h) {
                         {"scanner_recoveries", c.scannerRecoveries}}}};
 }
 
+void feedBleRecoveryMetrics(const bluez::BluezRecoveryCounters& now, bluez::BluezRecoveryCounters& seen,
+                            metrics::GatewayMetrics& metrics) {
+  auto feed = [&](std::uint64_t from, std::uint64_t to, metrics::BleRecovery what) {
+    for (std::uint64_t i = from; i < to; ++i) metrics.bleRecovery(what);
+  };
+  feed(seen.bluezReturns, now.bluezReturns, metrics::BleRecovery::kBluetoothdReturn);
+  feed(seen.powerRestores + seen.adapterReturns, now.powerRestores + now.adapterReturns,
+       metrics::BleRecovery::kAdapterReset);
+  seen = now;
+}
+
 }  // namespace rpm::daemon

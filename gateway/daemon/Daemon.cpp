@@ -213,6 +213,7 @@ class Daemon {
   std::unique_ptr<mqtt::MqttIntake> mqtt_;
   std::shared_ptr<bluez::BluezClient> bluez_;
   std::unique_ptr<ble::BleIntake> ble_;
+  bluez::BluezRecoveryCounters bleRecoveriesSeen_;  // fed into the metrics up to here
   metrics::GatewayMetrics metrics_{RPM_GATEWAY_VERSION};
   std::unique_ptr<metrics::MetricsServer> metricsServer_;
   std::unique_ptr<MeteredUplink> meteredUplink_;
@@ -715,6 +716,7 @@ void Daemon::maintenance() {
       f.consecutiveDeliveryFailures = h.consecutiveFailures;
       metrics_.update(f);
     }
+    if (bluez_) feedBleRecoveryMetrics(bluez_->health().counters, bleRecoveriesSeen_, metrics_);
   }
   if (auto interval = notifier_.watchdogInterval()) {
     if (now - lastWatchdogCheck_ >= *interval / 2) {

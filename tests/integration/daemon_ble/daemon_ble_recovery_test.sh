@@ -64,6 +64,10 @@ wait_for "the emulator to own org.bluez" 20 grep -q "ready" "$W/emulator.out"
 # bluetoothd restarts after the meter's second record of the first download.
 emu SetFaultAfterRecords "string:$METER" int32:2 string:restart uint32:300
 
+METRICS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+metric_is() {  # metric_is <series> <value>: the daemon's Prometheus endpoint shows that value
+  curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -qxF "$1 $2"
+}
 cat >"$W/gw.toml" <<T
 [hub]
 id = "hub-ble-recovery"
@@ -72,6 +76,9 @@ state_directory = "$W/state"
 runtime_directory = "$W/run"
 [fhir]
 base_url = "$RPM_TEST_FHIR_BASE_URL"
+[metrics]
+enabled = true
+port = $METRICS_PORT
 [ble]
 enabled = true
 revisit_interval_ms = 2000
@@ -116,6 +123,9 @@ expect_success "status counts the adapter removal and return" status_is "(s['ble
 expect_success "the text status has a bluetooth line" sh -c "'$GW' status --config '$W/gw.toml' | grep -q '^bluetooth: *adapter ready'"
 expect_success "recoveries are logged" grep -q "bluetoothd appeared on the bus" "$W/daemon.err"
 expect_success "nothing dead-lettered" status_is "s['buffer']['dead_letters']" 0
+wait_for "the metrics to count both bluetoothd returns" 30 metric_is 'rpm_gateway_ble_recoveries_total{action="bluetoothd_return"}' 2
+expect_success "the metrics count the power restore and the adapter return as adapter resets" \
+  metric_is 'rpm_gateway_ble_recoveries_total{action="adapter_reset"}' 2
 
 kill -TERM "$DAEMON"; wait "$DAEMON"; rc=$?; DAEMON=""
 expect_equal "SIGTERM: clean exit" 0 $rc
