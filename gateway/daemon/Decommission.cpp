@@ -83,6 +83,8 @@ json exportRecord(const UndeliveredReading& u) {
     j["effective_start"] = formatUtc(r.effectiveStart);
     if (r.effectiveEnd) j["effective_end"] = formatUtc(*r.effectiveEnd);
     j["received_at"] = formatUtc(r.receivedAt);
+    if (!r.producerReadingId.empty()) j["producer_reading_id"] = r.producerReadingId;
+    if (r.sequence) j["sequence"] = *r.sequence;
     if (const auto* components = std::get_if<std::vector<Component>>(&r.value)) {
       json list = json::array();
       for (const auto& c : *components) {
