@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Control-socket access for real: the daemon (root here) gives its socket to
+# control.admin_group, mode 0660, and checks every connection's peer
+# credentials. Clients run as another uid with setpriv: outside the group the
+# file mode stops them; inside it (as supplementary group or primary gid) they
+# get in; with the socket made world-writable by mistake the peer check still
+# refuses an outsider with a clear answer, counted in status and logged without
+# PHI. A daemon with the check switched off (planted bug) fails that check.
+# Needs root (setpriv --reuid); skipped otherwise.
+set -u
+GW=$1
+SRC=$2
+. "$SRC/tests/services/testlib.sh"
+if [ "$(id -u)" != 0 ]; then echo "skipped: needs root for setpriv --reuid"; exit 77; fi
+W=$(mktemp -d)
+chmod 0711 "$W"  # other uids may reach the socket, not list the directory
+DAEMON=""
+stop_daemon() { [ -n "$DAEMON" ] && kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; DAEMON=""; }
+cleanup() { stop_daemon; rm -rf "$W"; }
+trap cleanup EXIT
+
+GROUP=users
+GID=$(getent group "$GROUP" | cut -d: -f3)
+OUTSIDER=4242   # a uid with no passwd entry and no membership
+SOCK=$W/run/control.sock
+write_config() {  # admin group
+  cat >"$W/gw.toml" <<T
+[hub]
+id = "hub-access"
+timezone = "Europe/Berlin"
+state_directory = "$W/state"
+runtime_directory = "$W/run"
+[control]
+admin_group = "$1"
+[fhir]
+base_url = "$RPM_TEST_FHIR_BASE_URL"
+[[devices]]
+key = "bt:CA:FE:5D:1F:00:42"
+patient = "Patient/canary-pt-acc3"
+T
+}
+start_daemon() {  # extra env assignments...
+  env "$@" "$GW" run --config "$W/gw.toml" 2>>"$W/daemon.err" &
+  DAEMON=$!
+  wait_for "the control socket" 20 "$GW" status --socket "$SOCK"
+}
+as_uid() {  # uid gid groups(comma list or "none") command...
+  local uid=$1 gid=$2 groups=$3; shift 3
+  if [ "$groups" = none ]; then
+    setpriv --reuid="$uid" --regid="$gid" --clear-groups "$@"
+  else
+    setpriv --reuid="$uid" --regid="$gid" --groups="$groups" "$@"
+  fi
+}
+# Passes when the outsider, reaching a world-writable socket, is refused by the peer check.
+outsider_refused_by_peer_check() {
+  chmod 0666 "$SOCK"
+  as_uid $OUTSIDER $OUTSIDER none "$GW" status --socket "$SOCK" >"$W/outsider.out" 2>"$W/outsider.err"
+  local rc=$?
+  chmod 0660 "$SOCK"
+  [ $rc = 1 ] && grep -q "permission denied: only root, the gateway's user and members of control.admin_group" "$W/outsider.err"
+}
+
+write_config "$GROUP"
+start_daemon
+expect_equal "the socket belongs to the admin group" "$GROUP" "$(stat -c %G "$SOCK")"
+expect_equal "the socket is 0660" 660 "$(stat -c %a "$SOCK")"
+
+as_uid $OUTSIDER $OUTSIDER none "$GW" status --socket "$SOCK" >/dev/null 2>"$W/filemode.err"
+expect_equal "a uid outside the group cannot connect (exit 1)" 1 $?
+expect_success "and is told permission was denied" grep -q "permission denied on the control socket" "$W/filemode.err"
+
+as_uid $OUTSIDER $OUTSIDER "$GID" "$GW" status --socket "$SOCK" >/dev/null 2>"$W/member.err"
+expect_equal "a uid holding the admin group as a supplementary group gets in" 0 $?
+as_uid $OUTSIDER "$GID" none "$GW" status --socket "$SOCK" >/dev/null 2>"$W/primary.err"
+expect_equal "a uid whose primary gid is the admin group gets in" 0 $?
+"$GW" status --socket "$SOCK" >/dev/null
+expect_equal "root gets in" 0 $?
+
+expect_success "with the socket world-writable by mistake, the peer check still refuses an outsider" \
+  outsider_refused_by_peer_check
+refused=$("$GW" status --socket "$SOCK" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["control"]["refused_connections"])')
+expect_equal "the refusal is counted in status" 1 "$refused"
+expect_success "the refusal is logged with the uid" sh -c "grep 'connection refused' '$W/daemon.err' | grep -q 4242"
+expect_success "the log carries no PHI" sh -c "! grep -qi 'canary\|CAFE5D1F0042' '$W/daemon.err'"
+stop_daemon
+
+# Planted bug: a daemon that skips the peer check must fail the same check.
+start_daemon RPM_GATEWAY_TEST_FAULTS=1 RPM_GATEWAY_TEST_SKIP_PEER_CHECK=1
+expect_failure "the harness catches a daemon that skips the peer check" outsider_refused_by_peer_check
+stop_daemon
+
+write_config "no-such-group-rpm"
+"$GW" run --config "$W/gw.toml" 2>"$W/nogroup.err"
+expect_equal "an admin group that does not exist stops start-up as a configuration error (exit 2)" 2 $?
+expect_success "naming the key" grep -q "control.admin_group" "$W/nogroup.err"
+finish
