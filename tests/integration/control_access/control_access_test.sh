@@ -90,6 +90,28 @@ start_daemon RPM_GATEWAY_TEST_FAULTS=1 RPM_GATEWAY_TEST_SKIP_PEER_CHECK=1
 expect_failure "the harness catches a daemon that skips the peer check" outsider_refused_by_peer_check
 stop_daemon
 
+# A daemon running as its own service user (uid 4300, a member of the admin group)
+# gives the socket to the group; its own uid gets in without the group.
+SERVICE=4300
+mkdir -p "$W/svc-state" "$W/svc-run"
+chown $SERVICE:$SERVICE "$W/svc-state" "$W/svc-run"
+sed -e "s#$W/state#$W/svc-state#; s#$W/run#$W/svc-run#" "$W/gw.toml" >"$W/svc.toml"
+chmod 0644 "$W/svc.toml"
+# setpriv execs the daemon, so $! is the daemon's pid (a shell function would leave a subshell in between).
+setpriv --reuid=$SERVICE --regid=$SERVICE --groups="$GID" "$GW" run --config "$W/svc.toml" 2>>"$W/svc.err" &
+DAEMON=$!
+wait_for "the service user's control socket" 20 "$GW" status --socket "$W/svc-run/control.sock"
+expect_equal "a non-root daemon in the admin group gives its socket to the group" "$GROUP" "$(stat -c %G "$W/svc-run/control.sock")"
+as_uid $SERVICE $SERVICE none "$GW" status --socket "$W/svc-run/control.sock" >/dev/null 2>"$W/self.err"
+expect_equal "the gateway's own uid gets in without the admin group" 0 $?
+chmod 0666 "$W/svc-run/control.sock"
+as_uid 4301 4301 none "$GW" status --socket "$W/svc-run/control.sock" >/dev/null 2>"$W/svc-outsider.err"
+expect_equal "another uid is refused by the non-root daemon's peer check" 1 $?
+stop_daemon
+as_uid $SERVICE $SERVICE none "$GW" run --config "$W/svc.toml" 2>"$W/svc-nogroup.err"
+expect_equal "a daemon that is not in the admin group does not start (exit 1)" 1 $?
+expect_success "and says the service user must be a member" grep -q "must be a member of the group" "$W/svc-nogroup.err"
+
 write_config "no-such-group-rpm"
 "$GW" run --config "$W/gw.toml" 2>"$W/nogroup.err"
 expect_equal "an admin group that does not exist stops start-up as a configuration error (exit 2)" 2 $?
