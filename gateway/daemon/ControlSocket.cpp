@@ -189,6 +189,7 @@ void ControlServer::serve() {
     socklen_t len = sizeof peer;
     if (::getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || !peerAllowed(client, peer.uid, peer.gid)) {
       refused_.fetch_add(1);
+      if (access_.onRefused) access_.onRefused();
       // Read (and drop) the request first: closing a unix socket with unread
       // data resets the connection, and the client would miss the refusal.
       std::string ignored;

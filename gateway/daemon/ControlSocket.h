@@ -38,6 +38,7 @@ struct ControlRequest {
 struct ControlAccess {
   std::optional<gid_t> adminGroup;
   bool skipPeerCheckForTest = false;  // the planted bug the access test must catch
+  std::function<void()> onRefused;    // counts a refusal (metrics); called on the server thread
 };
 
 // The gid of a group name; kConfigInvalid when no such group exists.

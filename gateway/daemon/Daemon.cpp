@@ -782,6 +782,7 @@ int Daemon::run() {
   // Test-only planted bug (RPM_GATEWAY_TEST_FAULTS=1): accept every peer.
   const char* skip = std::getenv("RPM_GATEWAY_TEST_SKIP_PEER_CHECK");
   access.skipPeerCheckForTest = testFaults_ && skip && std::string(skip) == "1";
+  access.onRefused = [this] { metrics_.controlConnectionRefused(); };
   control_->setAccess(access);
   if (Status c = control_->start(); !c.isOk()) {
     log::error("daemon", "control socket unavailable", {{"error", c}});

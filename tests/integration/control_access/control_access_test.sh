@@ -23,6 +23,7 @@ GROUP=users
 GID=$(getent group "$GROUP" | cut -d: -f3)
 OUTSIDER=4242   # a uid with no passwd entry and no membership
 SOCK=$W/run/control.sock
+METRICS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 write_config() {  # admin group
   cat >"$W/gw.toml" <<T
 [hub]
@@ -34,6 +35,9 @@ runtime_directory = "$W/run"
 admin_group = "$1"
 [fhir]
 base_url = "$RPM_TEST_FHIR_BASE_URL"
+[metrics]
+enabled = true
+port = $METRICS_PORT
 [[devices]]
 key = "bt:CA:FE:5D:1F:00:42"
 patient = "Patient/canary-pt-acc3"
@@ -81,6 +85,7 @@ expect_success "with the socket world-writable by mistake, the peer check still 
   outsider_refused_by_peer_check
 refused=$("$GW" status --socket "$SOCK" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["control"]["refused_connections"])')
 expect_equal "the refusal is counted in status" 1 "$refused"
+expect_success "and in the metrics" sh -c "curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep -qx 'rpm_gateway_control_connections_refused_total 1'"
 expect_success "the refusal is logged with the uid" sh -c "grep 'connection refused' '$W/daemon.err' | grep -q 4242"
 expect_success "the log carries no PHI" sh -c "! grep -qi 'canary\|CAFE5D1F0042' '$W/daemon.err'"
 stop_daemon
