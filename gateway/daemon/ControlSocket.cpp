@@ -47,6 +47,7 @@ bool readLine(int fd, std::string& out, int timeoutMs, int* passedFd = nullptr) 
     msg.msg_controllen = sizeof control;
     ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
       std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -60,7 +61,7 @@ bool readLine(int fd, std::string& out, int timeoutMs, int* passedFd = nullptr) 
         }
       }
     }
-    if (n <= 0) break;
+    if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
   }
   auto nl = out.find('\n');
