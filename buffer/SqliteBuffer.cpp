@@ -1,6 +1,7 @@
 #include "buffer/SqliteBuffer.h"
 
 #include <sqlite3.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1526,6 +1527,151 @@ Result<std::string> SqliteBuffer::integrityCheck() {
   sqlite3_finalize(raw);
   if (rc != SQLITE_DONE) return sqlStatus(rc, "integrity_check");
   return out;
+}
+
+// ------------------------------------------------------------ decommission
+
+Status SqliteBuffer::forEachUndelivered(const std::function<Status(const UndeliveredReading&)>& sink) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> g(m.dbMutex);
+  struct Pass {
+    const char* sql;
+    UndeliveredState state;
+  };
+  // Columns: id, body, http_status, reason, rejected_us (NULL for readings).
+  for (const Pass& p :
+       {Pass{"SELECT id, body, NULL, NULL, NULL FROM readings WHERE state = 0 ORDER BY seq", UndeliveredState::kQueued},
+        Pass{"SELECT id, body, NULL, NULL, NULL FROM readings WHERE state = 1 ORDER BY seq", UndeliveredState::kHeld},
+        Pass{"SELECT id, body, http_status, reason, rejected_us FROM dead_letters ORDER BY rejected_us, id",
+             UndeliveredState::kDeadLetter}}) {
+    Stmt s = m.stmt(p.sql);
+    if (!s.valid()) return sqlStatus(sqlite3_errcode(m.db), "prepare export");
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      UndeliveredReading u;
+      u.state = p.state;
+      u.storedBody.assign(s.blob(1), s.blob(1) + s.blobSize(1));
+      auto reading = decodeReading(u.storedBody.data(), u.storedBody.size());
+      if (reading) {
+        u.reading = std::move(reading).value();
+      } else {
+        u.bodyIntact = false;
+        u.reading.id = s.text(0);
+      }
+      if (!s.isNull(2)) {
+        u.httpStatus = static_cast<int>(s.i64(2));
+        u.reason = s.text(3);
+        u.rejectedAt = instantOf(s.i64(4));
+      }
+      if (Status st = sink(u); !st.isOk()) return st;
+    }
+    if (rc != SQLITE_DONE) return sqlStatus(rc, "read undelivered readings");
+  }
+  return Status::ok();
+}
+
+Result<EraseReport> SqliteBuffer::erasePatientData(const EraseRequest& request) {
+  Impl& m = *impl_;
+  EraseReport report;
+  auto count = [&m](const char* sql, std::uint64_t& out) -> Status {
+    auto v = m.scalar(sql, "count patient data");
+    if (!v) return v.status();
+    out = static_cast<std::uint64_t>(*v);
+    return Status::ok();
+  };
+  auto check = [&]() -> Status {
+    report = EraseReport{};
+    for (auto [sql, out] : {std::pair{"SELECT count(*) FROM enrolments", &report.enrolments},
+                            std::pair{"SELECT count(*) FROM readings WHERE state = 0", &report.queued},
+                            std::pair{"SELECT count(*) FROM readings WHERE state = 1", &report.held},
+                            std::pair{"SELECT count(*) FROM readings WHERE state = 3", &report.delivered},
+                            std::pair{"SELECT count(*) FROM dead_letters", &report.deadLetters},
+                            std::pair{"SELECT count(*) FROM device_state", &report.deviceStates},
+                            std::pair{"SELECT count(*) FROM device_logical_ids", &report.logicalIds}}) {
+      if (Status st = count(sql, *out); !st.isOk()) return st;
+    }
+    std::uint64_t undelivered = report.queued + report.held + report.deadLetters;
+    bool exportedAll = request.exportedUndelivered && *request.exportedUndelivered == undelivered;
+    if (undelivered > 0 && !request.discardUndelivered && !exportedAll) {
+      return Status(ErrorKind::kConflict, std::to_string(undelivered) +
+                                              " undelivered readings are stored that were neither exported nor "
+                                              "discarded; nothing was erased");
+    }
+    return Status::ok();
+  };
+  auto tombstone = [&]() -> Status {
+    std::int64_t now = micros(m.clock.now());
+    Stmt t = m.stmt("INSERT OR IGNORE INTO tombstones(id, delivered_us) SELECT id, ?1 FROM readings");
+    if (Status st = m.run(t.bind(1, now), "remember erased reading ids"); !st.isOk()) return st;
+    report.tombstonesAdded = static_cast<std::uint64_t>(sqlite3_changes(m.db));
+    Stmt d = m.stmt("INSERT OR IGNORE INTO tombstones(id, delivered_us) SELECT id, ?1 FROM dead_letters");
+    if (Status st = m.run(d.bind(1, now), "remember erased dead-letter ids"); !st.isOk()) return st;
+    report.tombstonesAdded += static_cast<std::uint64_t>(sqlite3_changes(m.db));
+    return Status::ok();
+  };
+  // Enrolments first: in the planted one-commit-per-table bug, a fault after
+  // this leaves held readings without their enrolment, ready to be released
+  // to whoever is enrolled next.
+  static const char* const kErase[] = {"DELETE FROM enrolments", "DELETE FROM readings", "DELETE FROM dead_letters",
+                                       "DELETE FROM device_state", "DELETE FROM device_logical_ids"};
+  {
+    // Deleted cells and freed pages are overwritten with zeros, not just unlinked.
+    std::lock_guard<std::mutex> g(m.dbMutex);
+    if (!m.options.skipScrubForTest) {
+      if (Status st = m.exec("PRAGMA secure_delete=ON", "enable secure delete"); !st.isOk()) return st;
+    }
+  }
+  Status erased;
+  if (!m.options.eraseInSeparateCommitsForTest) {
+    erased = m.submit(
+        [&]() -> Status {
+          if (Status st = check(); !st.isOk()) return st;
+          if (Status st = tombstone(); !st.isOk()) return st;
+          for (const char* sql : kErase) {
+            if (Status st = m.exec(sql, "erase patient data"); !st.isOk()) return st;
+          }
+          return Status::ok();
+        },
+        [&m] { m.leases.clear(); });
+  } else {
+    erased = m.submit([&] { return check(); });
+    if (erased.isOk()) erased = m.submit([&] { return tombstone(); });
+    for (const char* sql : kErase) {
+      if (erased.isOk()) erased = m.submit([&m, sql] { return m.exec(sql, "erase patient data"); });
+    }
+  }
+  std::lock_guard<std::mutex> g(m.dbMutex);
+  (void)m.exec("PRAGMA secure_delete=FAST", "restore secure delete");
+  if (!erased.isOk()) return erased;
+  // Scrub: VACUUM rebuilds the file without free pages (its temporary copy
+  // stays in memory, never in a temp file), and a truncating checkpoint
+  // empties the WAL, which still holds earlier frames with patient data.
+  if (m.options.skipScrubForTest) return report;
+  bool scrubbed = m.exec("PRAGMA temp_store=MEMORY", "keep VACUUM in memory").isOk() &&
+                  m.exec("VACUUM", "vacuum").isOk();
+  if (scrubbed) {
+    int logFrames = 0;
+    int checkpointed = 0;
+    int rc = sqlite3_wal_checkpoint_v2(m.db, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &logFrames, &checkpointed);
+    scrubbed = rc == SQLITE_OK && logFrames == 0;
+  }
+  (void)m.exec("PRAGMA temp_store=DEFAULT", "restore temp store");
+  // Copies of a once-corrupt database moved aside at start-up hold readings too.
+  std::string dir = m.options.path;
+  auto slash = dir.find_last_of('/');
+  std::string base = slash == std::string::npos ? dir : dir.substr(slash + 1);
+  dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
+  if (DIR* d = ::opendir(dir.c_str())) {
+    std::string prefix = base + ".quarantine-";
+    while (dirent* e = ::readdir(d)) {
+      if (std::strncmp(e->d_name, prefix.c_str(), prefix.size()) != 0) continue;
+      if (::unlink((dir + "/" + e->d_name).c_str()) != 0) scrubbed = false;
+    }
+    ::closedir(d);
+  }
+  report.scrubbed = scrubbed;
+  if (!scrubbed) log::error("buffer", "patient data erased, but scrubbing the database file failed");
+  return report;
 }
 
 }  // namespace rpm::buffer

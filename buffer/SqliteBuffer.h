@@ -20,6 +20,7 @@
 #include "gateway/ports/DeviceLogicalIdStore.h"
 #include "gateway/ports/DeviceStateStore.h"
 #include "gateway/ports/EnrolmentStore.h"
+#include "gateway/ports/PatientDataStore.h"
 #include "gateway/ports/ReadingStore.h"
 
 namespace rpm::buffer {
@@ -52,6 +53,10 @@ struct BufferOptions {
   bool synchronousOffForTest = false;
   // Reports a failed COMMIT as success: the planted bug the I/O-fault harness must catch.
   bool ignoreCommitErrorsForTest = false;
+  // erasePatientData in one commit per table: the planted bug the decommission fault harness must catch.
+  bool eraseInSeparateCommitsForTest = false;
+  // erasePatientData without secure_delete, VACUUM or WAL truncation: the planted bug the byte scan must catch.
+  bool skipScrubForTest = false;
 };
 
 // What the startup check found.
@@ -66,7 +71,8 @@ class SqliteBuffer final : public ReadingStore,
                            public DeadLetterStore,
                            public EnrolmentStore,
                            public DeviceStateStore,
-                           public DeviceLogicalIdStore {
+                           public DeviceLogicalIdStore,
+                           public PatientDataStore {
  public:
   // Opens (creating or migrating) the database, runs PRAGMA quick_check and
   // quarantines and salvages a corrupt one. Fails only when no usable
@@ -112,6 +118,10 @@ class SqliteBuffer final : public ReadingStore,
   Status putDeviceLogicalId(const std::string& serverBaseUrl, const DeviceKey& device,
                             const std::string& logicalId) override;
   Status forgetDeviceLogicalId(const std::string& serverBaseUrl, const DeviceKey& device) override;
+
+  // PatientDataStore (decommission)
+  Status forEachUndelivered(const std::function<Status(const UndeliveredReading&)>& sink) override;
+  Result<EraseReport> erasePatientData(const EraseRequest& request) override;
 
   // Turns delivered readings older than the retention into tombstones and
   // drops tombstones older than theirs. Also runs by itself at most once a

@@ -1,5 +1,10 @@
 #include "gateway/cli/ControlCommands.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -22,11 +27,15 @@ struct ControlOptions {
   std::string id;
   bool all = false;
   bool releaseHeld = false;
+  bool yes = false;
+  std::string exportPath;
+  bool discardUndelivered = false;
+  int deliverTimeoutS = 60;
 };
 
 // Sends {cmd, args}; prints errors; returns the result or nullopt with the exit code set.
 std::optional<json> call(const std::string& configPath, const ControlOptions& o, const std::string& cmd,
-                         const json& args, int& exitCode) {
+                         const json& args, int& exitCode, int passFd = -1, int timeoutMs = 30000) {
   std::string socket = o.socket;
   if (socket.empty()) {
     auto loaded = ConfigLoader(allConfigKeys()).loadFile(configPath);
@@ -38,7 +47,7 @@ std::optional<json> call(const std::string& configPath, const ControlOptions& o,
     socket = daemon::controlSocketPath(std::get<Config>(loaded));
   }
   json request{{"v", daemon::kControlProtocolVersion}, {"cmd", cmd}, {"args", args}};
-  auto response = daemon::controlRequest(socket, request.dump(), 30000);
+  auto response = daemon::controlRequestWithFd(socket, request.dump(), passFd, timeoutMs);
   if (!response.isOk()) {
     std::cerr << "rpm-gateway: " << response.status().message() << "\n";
     exitCode = response.status().kind() == ErrorKind::kUnavailable ? kExitDaemonNotRunning : 1;
@@ -85,6 +94,60 @@ void printStatus(const json& s) {
   std::cout << "\n";
 }
 
+constexpr const char* kDecommissionWarning =
+    "rpm-gateway decommission hands the hub to the next patient. It will:\n"
+    "  1. stop taking readings (MQTT and Bluetooth) while it runs,\n"
+    "  2. let delivery send what is queued, for at most --deliver-timeout seconds,\n"
+    "  3. write every reading still not delivered (queued, held, dead letters) to --export PATH,\n"
+    "     or erase them too if you give --discard-undelivered (otherwise it refuses),\n"
+    "  4. ERASE every enrolment, reading, dead letter, device state and FHIR Device mapping,\n"
+    "     and scrub the database file so no patient data stays in it,\n"
+    "  5. take readings again, ready for new enrolments.\n"
+    "Nothing is erased without --yes.\n";
+
+int decommission(const std::string& configPath, const ControlOptions& o) {
+  if (!o.yes) {
+    std::cerr << kDecommissionWarning;
+    return 2;
+  }
+  int fd = -1;
+  if (!o.exportPath.empty()) {
+    // Created here, by the admin, 0600 and never over an existing file; the
+    // daemon only receives the open descriptor.
+    fd = ::open(o.exportPath.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      std::cerr << "rpm-gateway: cannot create the export file " << o.exportPath << ": " << std::strerror(errno)
+                << (errno == EEXIST ? " (it exists; choose a new name)" : "") << "\n";
+      return 1;
+    }
+    ::fchmod(fd, 0600);
+  }
+  json args{{"confirm", true}, {"deliver_timeout_s", o.deliverTimeoutS},
+            {"discard_undelivered", o.discardUndelivered}, {"export", fd >= 0}};
+  int code = 0;
+  std::cerr << "decommissioning: delivering what is left (at most " << o.deliverTimeoutS << " s)...\n";
+  auto r = call(configPath, o, "decommission", args, code, fd, (o.deliverTimeoutS + 300) * 1000);
+  if (fd >= 0) {
+    struct stat st {};
+    bool empty = ::fstat(fd, &st) == 0 && st.st_size == 0;
+    ::close(fd);
+    if (!r && empty) ::unlink(o.exportPath.c_str());  // refused before anything was exported
+  }
+  if (!r) return code;
+  const json& e = r->value("erased", json::object());
+  std::cout << "decommissioned: erased " << e.value("enrolments", 0) << " enrolments, " << e.value("queued", 0)
+            << " queued, " << e.value("held", 0) << " held, " << e.value("delivered", 0) << " delivered readings, "
+            << e.value("dead_letters", 0) << " dead letters, " << e.value("device_states", 0) << " device states, "
+            << e.value("logical_ids", 0) << " device mappings\n";
+  if (r->contains("exported")) {
+    std::cout << "exported " << (*r)["exported"].get<std::uint64_t>() << " undelivered readings to " << o.exportPath
+              << " (0600; it holds patient data: hand it to the care team, then delete it)\n";
+  }
+  if (r->value("discarded", 0) > 0) std::cout << "discarded " << (*r)["discarded"] << " undelivered readings\n";
+  std::cout << "the gateway is running and ready for new enrolments\n";
+  return 0;
+}
+
 }  // namespace
 
 std::function<int()> addControlCommands(CLI::App& app, std::string& configPath) {
@@ -127,6 +190,19 @@ std::function<int()> addControlCommands(CLI::App& app, std::string& configPath) 
   }
   auto* reload = app.add_subcommand("reload", "Reload the configuration of the running gateway.");
   common(reload);
+
+  auto* decom = app.add_subcommand(
+      "decommission", "Hand the hub to the next patient: deliver or export what is left, then erase all patient data.");
+  common(decom);
+  decom->add_flag("--yes", o->yes, "Really erase (without it: explain what would be erased)");
+  auto* exportOpt = decom->add_option("--export", o->exportPath,
+                                      "Write undelivered readings to this new file (0600, JSON lines; "
+                                      "docs/installer-guide.md)");
+  decom->add_flag("--discard-undelivered", o->discardUndelivered, "Erase undelivered readings instead of refusing")
+      ->excludes(exportOpt);
+  decom->add_option("--deliver-timeout", o->deliverTimeoutS, "Seconds delivery may take to send what is queued")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
 
   return [=, &configPath]() -> int {
     int code = 0;
@@ -178,6 +254,7 @@ std::function<int()> addControlCommands(CLI::App& app, std::string& configPath) 
       if (r) std::cout << r->dump() << "\n";
       return code;
     }
+    if (*decom) return decommission(configPath, *o);
     if (*reload) {
       auto r = run("reload", json::object());
       if (r) std::cout << "reload requested\n";

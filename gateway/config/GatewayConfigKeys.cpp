@@ -71,6 +71,9 @@ std::vector<ConfigKeySpec> buildKeys() {
       str("hub.state_directory", "/var/lib/rpm-gateway", "Directory for the buffer database and hub state (0700).",
           F::kAbsolutePath),
       str("hub.runtime_directory", "/run/rpm-gateway", "Directory for the control socket.", F::kAbsolutePath),
+      str("control.admin_group", "",
+          "Group whose members may use the control socket (besides root and the gateway's own user); the socket "
+          "is given to it, mode 0660. Empty: root and the gateway's user only."),
       // fhir
       required(str("fhir.base_url", "", "Base URL of the care team's FHIR R4 server.", F::kHttpUrl)),
       str("fhir.auth", "none", "How the uplink authenticates.", F::kAny, {"none", "bearer", "smart", "mtls"}),

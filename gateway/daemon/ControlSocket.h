@@ -7,8 +7,11 @@
 // command is about them (devices list shows patient bindings to the admin).
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -17,6 +20,29 @@
 namespace rpm::daemon {
 
 inline constexpr int kControlProtocolVersion = 1;
+
+// One accepted request with what the kernel says about its sender.
+struct ControlRequest {
+  std::string line;
+  int passedFd = -1;  // a file descriptor sent with the request (SCM_RIGHTS); closed by the server afterwards
+  uid_t peerUid = 0;
+  gid_t peerGid = 0;
+};
+
+// Who may talk to the daemon (docs/threat-model.md): root, the daemon's own
+// uid and members of the admin group (the peer's gid or one of the
+// supplementary groups its process holds, SO_PEERGROUPS; getgrouplist of its
+// user where the kernel cannot tell). The socket file is also chowned to the
+// group and 0660, so others fail at connect(); the peer check is the second
+// wall for a socket made world-accessible by mistake.
+struct ControlAccess {
+  std::optional<gid_t> adminGroup;
+  bool skipPeerCheckForTest = false;  // the planted bug the access test must catch
+  std::function<void()> onRefused;    // counts a refusal (metrics); called on the server thread
+};
+
+// The gid of a group name; kConfigInvalid when no such group exists.
+Result<gid_t> groupIdOf(const std::string& name);
 
 class ControlServer {
  public:
@@ -27,14 +53,26 @@ class ControlServer {
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
+  // Replaces the line handler with one that also sees the peer and a passed fd.
+  using RequestHandler = std::function<std::string(const ControlRequest& request)>;
+  void setRequestHandler(RequestHandler handler);
+  // Before start().
+  void setAccess(ControlAccess access);
+  // Connections refused by the peer check since start.
+  std::uint64_t refusedConnections() const { return refused_.load(); }
+
   // Binds (replacing a stale socket file) and starts serving on a thread.
   Status start();
   void stop();
 
  private:
   void serve();
+  bool peerAllowed(int client, uid_t uid, gid_t gid) const;
   std::string path_;
   Handler handler_;
+  RequestHandler requestHandler_;
+  ControlAccess access_;
+  std::atomic<std::uint64_t> refused_{0};
   int listenFd_ = -1;
   int stopPipe_[2] = {-1, -1};
   std::thread thread_;
@@ -43,5 +81,9 @@ class ControlServer {
 // Sends one request and returns the response line. kUnavailable when no
 // daemon listens at the path; kTimeout after timeoutMs.
 Result<std::string> controlRequest(const std::string& socketPath, const std::string& request, int timeoutMs);
+
+// The same, passing an open file descriptor along with the request.
+Result<std::string> controlRequestWithFd(const std::string& socketPath, const std::string& request, int fd,
+                                         int timeoutMs);
 
 }  // namespace rpm::daemon

@@ -25,6 +25,7 @@
 #include "fhir/uplink/FhirUplink.h"
 #include "gateway/secrets/SecretFile.h"
 #include "gateway/daemon/ControlSocket.h"
+#include "gateway/daemon/Decommission.h"
 #include "gateway/engine/DeliveryLoop.h"
 #include "gateway/engine/IngestPipeline.h"
 #include "gateway/engine/StreamAggregator.h"
@@ -187,7 +188,8 @@ class Daemon {
   void deliveryWorker();
   void maintenance();
   void reload();
-  std::string handleControl(const std::string& line);
+  std::string handleControl(const std::string& line, int passedFd = -1);
+  Result<json> decommission(const json& args, int exportFd);
   json status();
   json healthSummary();
   std::string statusLine();
@@ -218,6 +220,8 @@ class Daemon {
   std::unique_ptr<metrics::MetricsServer> metricsServer_;
   std::unique_ptr<MeteredUplink> meteredUplink_;
   std::unique_ptr<MeteredSink> meteredSink_;
+  std::unique_ptr<IntakeGate> intakeGate_;  // closed while decommissioning
+  std::mutex deliveryRunMutex_;             // held around each delivery round; decommission pauses delivery with it
   const bool testFaults_ = [] {
     const char* v = std::getenv("RPM_GATEWAY_TEST_FAULTS");
     return v && std::string(v) == "1";
@@ -369,7 +373,8 @@ Status Daemon::setUp() {
     wakeRequested_ = true;
     wake_.notify_all();
   });
-  meteredSink_ = std::make_unique<MeteredSink>(*ingest_, metrics_);
+  intakeGate_ = std::make_unique<IntakeGate>(*ingest_);
+  meteredSink_ = std::make_unique<MeteredSink>(*intakeGate_, metrics_);
   if (config_.boolean("metrics.enabled")) {
     auto server = metrics::MetricsServer::start(config_.string("metrics.listen_address"), config_.integer("metrics.port"),
                                                 [this] { return metrics_.render(); });
@@ -446,7 +451,9 @@ void Daemon::deliveryWorker() {
       }
     }
     heartbeats_.beat("delivery");
+    std::unique_lock<std::mutex> round(deliveryRunMutex_);
     auto wait = delivery_->runOnce();
+    round.unlock();
     heartbeats_.beat("delivery");
     queueWasIdle = wait != std::chrono::milliseconds(0);
     std::unique_lock<std::mutex> lock(wakeMutex_);
@@ -539,10 +546,44 @@ json Daemon::status() {
   }
   j["devices"] = devices;
   if (bluez_) j["ble"] = bleStatusJson(bluez_->health());
+  j["control"] = {{"refused_connections", control_ ? control_->refusedConnections() : 0}};
   return j;
 }
 
-std::string Daemon::handleControl(const std::string& line) {
+Result<json> Daemon::decommission(const json& args, int exportFd) {
+  // [[devices]] in the configuration file would enrol the previous patient's
+  // devices again at the next start or reload: refuse until they are removed.
+  auto onDisk = ConfigLoader(keys_).loadFile(configPath_);
+  const Config* file = std::get_if<Config>(&onDisk);
+  if (!file) return Status(ErrorKind::kConfigInvalid, "the configuration file " + configPath_ + " is invalid; fix it first");
+  if (!file->tables("devices").empty()) {
+    return Status(ErrorKind::kConflict,
+                  std::to_string(file->tables("devices").size()) + " [[devices]] enrolments in " + configPath_ +
+                      " would enrol the previous patient's devices again at the next start: remove them, then run "
+                      "decommission again; nothing was changed");
+  }
+  if (args.value("export", false) && exportFd < 0) return Status(ErrorKind::kInvalidArgument, "the export file did not arrive with the request");
+  DecommissionOptions o;
+  o.confirmed = args.value("confirm", false);
+  o.deliverTimeout = std::chrono::milliseconds(std::clamp<std::int64_t>(args.value("deliver_timeout_s", 60), 0, 3600) * 1000);
+  o.exportFd = exportFd;
+  o.discardUndelivered = args.value("discard_undelivered", false);
+  o.hubId = file->string("hub.id");
+  DecommissionHooks h;
+  h.gate = intakeGate_.get();
+  h.flushWindows = [this] { return ingest_->flushWindows(); };
+  h.wakeDelivery = [this] {
+    std::lock_guard<std::mutex> lock(wakeMutex_);
+    wakeRequested_ = true;
+    wake_.notify_all();
+  };
+  h.deliveryMutex = &deliveryRunMutex_;
+  auto result = runDecommission(*store_, *store_, clock_, h, o);
+  if (result.isOk()) (*result)["intake"] = "resumed";
+  return result;
+}
+
+std::string Daemon::handleControl(const std::string& line, int passedFd) {
   json response{{"v", kControlProtocolVersion}};
   auto fail = [&](const std::string& what) {
     response["ok"] = false;
@@ -557,7 +598,7 @@ std::string Daemon::handleControl(const std::string& line) {
   // Only names the daemon knows reach the log: the request text is the caller's.
   static const char* const kKnown[] = {"status", "devices.list", "devices.enrol", "devices.unpair", "deadletter.list",
                                        "deadletter.requeue", "deadletter.purge", "reload", "test.hang-worker",
-                                       "test.mqtt-commit-fault"};
+                                       "test.mqtt-commit-fault", "decommission"};
   bool known = std::find(std::begin(kKnown), std::end(kKnown), cmd) != std::end(kKnown);
   log::info("control", "command received", {log::Field::reviewed("cmd", known ? cmd : std::string("unknown"))});
   json result;
@@ -647,6 +688,10 @@ std::string Daemon::handleControl(const std::string& line) {
       return fail("fault must be kill or ack-without-commit");
     }
     result = {{"armed", nth}, {"fault", fault}};
+  } else if (cmd == "decommission") {
+    auto r = decommission(args, passedFd);
+    if (!r.isOk()) return fail(r.status().message());
+    result = *r;
   } else if (cmd == "reload") {
     ::kill(::getpid(), SIGHUP);
     result = {{"reloading", true}};
@@ -753,6 +798,21 @@ int Daemon::run() {
   std::filesystem::create_directories(runtimeDir, ec);
   control_ = std::make_unique<ControlServer>(controlSocketPath(config_),
                                              [this](const std::string& l) { return handleControl(l); });
+  control_->setRequestHandler([this](const ControlRequest& r) { return handleControl(r.line, r.passedFd); });
+  ControlAccess access;
+  if (!config_.string("control.admin_group").empty()) {
+    auto gid = groupIdOf(config_.string("control.admin_group"));
+    if (!gid.isOk()) {
+      log::error("daemon", "control socket unavailable", {{"error", gid.status()}});
+      return 2;
+    }
+    access.adminGroup = *gid;
+  }
+  // Test-only planted bug (RPM_GATEWAY_TEST_FAULTS=1): accept every peer.
+  const char* skip = std::getenv("RPM_GATEWAY_TEST_SKIP_PEER_CHECK");
+  access.skipPeerCheckForTest = testFaults_ && skip && std::string(skip) == "1";
+  access.onRefused = [this] { metrics_.controlConnectionRefused(); };
+  control_->setAccess(access);
   if (Status c = control_->start(); !c.isOk()) {
     log::error("daemon", "control socket unavailable", {{"error", c}});
     return 1;

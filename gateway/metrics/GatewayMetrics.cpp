@@ -55,6 +55,9 @@ GatewayMetrics::GatewayMetrics(const std::string& version) {
   auto* build = must(registry_.gauge("rpm_gateway_build_info", "Version of the running gateway (value is always 1).",
                                      {"version"}));
   build->with({version}).set(1);
+  controlRefused_ = must(registry_.counter("rpm_gateway_control_connections_refused_total",
+                                           "Control-socket connections refused: not root, the gateway's user or "
+                                           "in control.admin_group."));
   received_ = must(registry_.counter("rpm_gateway_readings_received_total",
                                      "Readings accepted from drivers, by reading kind and transport.",
                                      {"kind", "transport"}));
@@ -87,6 +90,8 @@ GatewayMetrics::GatewayMetrics(const std::string& version) {
   failures_ = must(registry_.gauge("rpm_gateway_delivery_consecutive_failures",
                                    "Delivery attempts that failed in a row (0 after a success)."));
 }
+
+void GatewayMetrics::controlConnectionRefused() { controlRefused_->get().increment(); }
 
 void GatewayMetrics::readingReceived(ReadingKind kind, Transport transport) {
   received_->with({name(readingKindName(kind)), name(transportName(transport))}).increment();

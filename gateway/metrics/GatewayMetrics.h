@@ -69,6 +69,9 @@ class GatewayMetrics {
 
   // A reading accepted into the pipeline from a driver (before the buffer).
   void readingReceived(ReadingKind kind, Transport transport);
+
+  // A control-socket connection refused by the peer-credential check.
+  void controlConnectionRefused();
   // A reading the FHIR server confirmed (created or already present).
   // latency = delivery time - Reading::receivedAt; negative values (a wall
   // clock stepped back) are counted as 0.
@@ -93,6 +96,7 @@ class GatewayMetrics {
  private:
   Registry registry_;
   CounterFamily* received_;
+  CounterFamily* controlRefused_;
   CounterFamily* delivered_;
   HistogramFamily* latency_;
   CounterFamily* outcomes_;

@@ -99,6 +99,7 @@ fi
 if python3 "$WORK/check_sbom.py" "$SBOM" "$WORK/depends" >"$WORK/sbom.out" 2>&1
 then ok; cat "$WORK/sbom.out"; else bad "SBOM check:"; cat "$WORK/sbom.out"; fi
 id -nG rpm-gateway 2>/dev/null | grep -qw bluetooth && ok || bad "rpm-gateway is not in group bluetooth"
+id -nG rpm-gateway 2>/dev/null | grep -qw rpm-gateway-admin && ok || bad "rpm-gateway is not in group rpm-gateway-admin (control.admin_group)"
 expect_mode /var/lib/rpm-gateway 700 rpm-gateway:rpm-gateway
 expect_mode /etc/rpm-gateway 750 root:rpm-gateway
 expect_mode /etc/rpm-gateway/gateway.toml 640 root:rpm-gateway

@@ -117,6 +117,16 @@ TEST_CASE("The figures the daemon hands over become gauges; an empty backlog has
         "rpm_gateway_buffer_oldest_undelivered_age_seconds 0\n");
 }
 
+TEST_CASE("Refused control-socket connections are counted") {
+  GatewayMetrics m("1.2.3");
+  CHECK(samplesOf(m.render(), "rpm_gateway_control_connections_refused_total") ==
+        "rpm_gateway_control_connections_refused_total 0\n");
+  m.controlConnectionRefused();
+  m.controlConnectionRefused();
+  CHECK(samplesOf(m.render(), "rpm_gateway_control_connections_refused_total") ==
+        "rpm_gateway_control_connections_refused_total 2\n");
+}
+
 TEST_CASE("Every reading kind's name is a valid label value that needs no escaping") {
   GatewayMetrics m("0");
   for (int k = 1; k <= 11; ++k) {
