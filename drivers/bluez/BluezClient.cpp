@@ -5,6 +5,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "drivers/bluez/BluezAgent.h"
 #include "drivers/bluez/BluezCore.h"
 #include "gateway/log/Log.h"
 
@@ -132,7 +133,7 @@ class BluezDevice final : public ble::BleDevice {
   Status pair() override {
     std::lock_guard<std::mutex> lock(core_->adapterOperations());
     if (!core_->object(path_)) return gone(*core_, "Device1.Pair");
-    return core_->call(path_, kDevice, "Pair", nullptr).status();
+    return core_->call(path_, kDevice, "Pair", nullptr, false, core_->options().pairTimeout).status();
   }
 
   Result<std::shared_ptr<ble::GattCharacteristic>> characteristic(const std::string& serviceUuid,
@@ -267,7 +268,9 @@ Result<std::shared_ptr<BluezClient>> BluezClient::connectSystemBus(const BluezCl
 }
 
 BluezClient::BluezClient(std::shared_ptr<BluezCore> core)
-    : core_(std::move(core)), adapter_(std::make_shared<BluezAdapter>(core_)) {}
+    : core_(std::move(core)),
+      adapter_(std::make_shared<BluezAdapter>(core_)),
+      bonding_(std::make_shared<BluezBonding>(core_)) {}
 
 BluezClient::~BluezClient() { core_->stop(); }
 

@@ -14,6 +14,7 @@
 
 #include "gateway/model/Status.h"
 #include "gateway/ports/BleAdapter.h"
+#include "gateway/ports/BleBonding.h"
 #include "gateway/ports/Clock.h"
 
 namespace rpm::bluez {
@@ -21,6 +22,8 @@ namespace rpm::bluez {
 struct BluezClientOptions {
   std::string adapterName = "hci0";                    // config ble.adapter
   std::chrono::milliseconds callTimeout{10000};        // config ble.call_timeout_ms; ≥5 s (§8 item 13)
+  // Pair() may wait for an agent prompt (bluetoothd's 60 s agent timeout) plus the connection.
+  std::chrono::milliseconds pairTimeout{90000};
 };
 
 class BluezCore;
@@ -33,6 +36,8 @@ class BluezClient {
   ~BluezClient();
 
   std::shared_ptr<ble::BleAdapter> adapter() const { return adapter_; }
+  // Pairing through the gateway's own Agent1 (BluezAgent.cpp).
+  std::shared_ptr<ble::BleBonding> bonding() const { return bonding_; }
   // False once the bus connection is lost (the client then only returns errors).
   bool busAlive() const;
   // True while org.bluez has an owner and its objects were loaded.
@@ -44,6 +49,7 @@ class BluezClient {
   explicit BluezClient(std::shared_ptr<BluezCore> core);
   std::shared_ptr<BluezCore> core_;
   std::shared_ptr<ble::BleAdapter> adapter_;
+  std::shared_ptr<ble::BleBonding> bonding_;
 };
 
 }  // namespace rpm::bluez
