@@ -145,6 +145,10 @@ void BluezEmulator::runPairing(VirtualDevice& dev) {
 
 void BluezEmulator::finishPairing(VirtualDevice& dev, const std::string& errorName, const std::string& message) {
   if (!dev.pendingPair) return;
+  if (plantedBug_ == "pair_ignores_agent_refusal" && errorName == kAuthFailed) {
+    finishPairing(dev, "", "");  // test-only planted bug: proves the refusal check can fail
+    return;
+  }
   auto call = dev.pendingPair;
   dev.pendingPair.reset();
   agentRequestPending_ = false;
