@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "buffer/SqliteBuffer.h"
+#include "drivers/ble_enrolment/EnrolmentWindow.h"
 #include "drivers/ble_intake/BleIntake.h"
 #include "drivers/bluez/BluezClient.h"
 #include "fhir/uplink/AccessTokenProvider.h"
@@ -24,6 +25,7 @@
 #include "fhir/uplink/FhirUplink.h"
 #include "fhir/uplink/SecretFile.h"
 #include "gateway/daemon/ControlSocket.h"
+#include "gateway/daemon/PairControl.h"
 #include "gateway/engine/DeliveryLoop.h"
 #include "gateway/engine/IngestPipeline.h"
 #include "gateway/engine/StreamAggregator.h"
@@ -212,6 +214,7 @@ class Daemon {
   std::unique_ptr<mqtt::MqttIntake> mqtt_;
   std::shared_ptr<bluez::BluezClient> bluez_;
   std::unique_ptr<ble::BleIntake> ble_;
+  std::unique_ptr<ble::EnrolmentWindow> enrolment_;  // pairing window + the agent's policy
   metrics::GatewayMetrics metrics_{RPM_GATEWAY_VERSION};
   std::unique_ptr<metrics::MetricsServer> metricsServer_;
   std::unique_ptr<MeteredUplink> meteredUplink_;
@@ -390,6 +393,8 @@ Status Daemon::setUp() {
     auto intake = ble::BleIntake::create(io, *meteredSink_, *store_, *store_, clock_, bluez_->adapter(), *zone_, *aliaser_);
     if (!intake.isOk()) return intake.status();
     ble_ = std::move(intake).value();
+    enrolment_ = std::make_unique<ble::EnrolmentWindow>(ble::EnrolmentOptions{}, *bluez_->adapter(),
+                                                        *bluez_->bonding(), *store_, clock_, *aliaser_);
   }
   if (config_.boolean("mqtt.enabled")) {
     auto options = mqtt::intakeOptionsFromConfig(config_);
@@ -524,6 +529,7 @@ json Daemon::status() {
     }
   }
   j["devices"] = devices;
+  if (enrolment_) j["pairing"] = enrolmentStatusJson(enrolment_->status());
   return j;
 }
 
@@ -723,6 +729,9 @@ int Daemon::run() {
   std::filesystem::create_directories(runtimeDir, ec);
   control_ = std::make_unique<ControlServer>(controlSocketPath(config_),
                                              [this](const std::string& l) { return handleControl(l); });
+  control_->setStreamHandler(isPairStreamRequest, [this](const std::string& l, ControlStream& stream) {
+    return handlePairStream(enrolment_.get(), l, stream);
+  });
   if (Status c = control_->start(); !c.isOk()) {
     log::error("daemon", "control socket unavailable", {{"error", c}});
     return 1;
@@ -731,6 +740,10 @@ int Daemon::run() {
   if (ble_) {
     if (Status b = ble_->start(); !b.isOk()) {
       log::error("daemon", "BLE intake did not start", {{"error", b}});
+      return 1;
+    }
+    if (Status p = enrolment_->start(); !p.isOk()) {
+      log::error("daemon", "BLE enrolment did not start", {{"error", p}});
       return 1;
     }
   }
@@ -757,6 +770,7 @@ int Daemon::run() {
   control_->stop();
   // Intake stops first (the submit in flight finishes and is acknowledged), then partial windows are stored.
   if (mqtt_) mqtt_->stop();
+  if (enrolment_) enrolment_->stop();
   if (ble_) ble_->stop();
   metricsServer_.reset();
   if (Status f = ingest_->flushWindows(); !f.isOk()) log::error("daemon", "partial windows not stored", {{"error", f}});
