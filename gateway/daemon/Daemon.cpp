@@ -399,6 +399,19 @@ Status Daemon::setUp() {
   if (config_.boolean("mqtt.enabled")) {
     auto options = mqtt::intakeOptionsFromConfig(config_);
     if (!options.isOk()) return options.status();
+    if (enrolment_) {
+      // The hub's command topic opens a pairing window (docs/mqtt.md "Hub commands").
+      options->onCommand = [this](const std::string& payload) {
+        auto publish = [this](const std::string& line) {
+          if (mqtt_) mqtt_->publishPairing(line);
+        };
+        Status s = openPairWindowFromMqtt(enrolment_.get(), payload, publish);
+        if (!s.isOk()) {
+          log::warning("mqtt", "pair command refused", {{"error", s.kind()}});
+          publish(json{{"v", kControlProtocolVersion}, {"event", "refused"}, {"detail", s.message()}}.dump());
+        }
+      };
+    }
     auto intake = mqtt::MqttIntake::create(*options, *meteredSink_, *store_, clock_, *zone_, *aliaser_);
     if (!intake.isOk()) return intake.status();
     mqtt_ = std::move(intake).value();
