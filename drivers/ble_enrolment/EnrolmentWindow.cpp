@@ -158,6 +158,15 @@ Status EnrolmentWindow::answerPrompt(std::uint64_t windowId, std::uint64_t promp
   auto it = prompts_.find(promptId);
   if (it == prompts_.end()) return Status(ErrorKind::kNotFound, "the prompt is no longer pending");
   AgentAnswer out;
+  // An empty answer (Enter alone, or no terminal) declines the request.
+  if (answer.empty()) {
+    auto reply = it->second.reply;
+    prompts_.erase(it);
+    refusals_++;
+    lock.unlock();
+    reply(AgentAnswer::refuse());
+    return Status::ok();
+  }
   switch (it->second.kind) {
     case AgentRequestKind::kPasskey: {
       if (answer.empty() || answer.size() > 6 ||

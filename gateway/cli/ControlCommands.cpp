@@ -23,6 +23,7 @@ struct ControlOptions {
   bool all = false;
   bool releaseHeld = false;
   int timeoutSeconds = 120;
+  bool noPrompt = false;
 };
 
 // Sends {cmd, args}; prints errors; returns the result or nullopt with the exit code set.
@@ -74,6 +75,7 @@ int runPair(const std::string& configPath, const ControlOptions& o) {
   json args{{"timeout_s", o.timeoutSeconds}};
   if (!o.patient.empty()) args["patient"] = o.patient;
   if (o.userSlot > 0) args["user_slot"] = o.userSlot;
+  if (o.noPrompt) args["interactive"] = false;
   json request{{"v", daemon::kControlProtocolVersion}, {"cmd", "pair"}, {"stream", true}, {"args", args}};
   auto onEvent = [&o](const std::string& line) -> std::optional<std::string> {
     json e = json::parse(line, nullptr, false);
@@ -215,6 +217,8 @@ std::function<int()> addControlCommands(CLI::App& app, std::string& configPath) 
   pair->add_option("--user-slot", o->userSlot, "User slot on multi-user devices (0: whole device)")->check(
       CLI::Range(0, 254));
   pair->add_flag("--json", o->json, "Print the events as JSON lines");
+  pair->add_flag("--no-prompt", o->noPrompt,
+                 "Nobody at the keyboard (pairing button): devices that need a passkey are refused at once");
 
   return [=, &configPath]() -> int {
     int code = 0;

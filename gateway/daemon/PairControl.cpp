@@ -92,7 +92,8 @@ std::string handlePairStream(ble::EnrolmentWindow* window, const std::string& li
   json req = json::parse(line, nullptr, false);
   if (!req.is_object() || req.value("v", 0) != kControlProtocolVersion) return failLine("unsupported protocol version");
   json args = req.contains("args") && req["args"].is_object() ? req["args"] : json::object();
-  auto request = windowRequestFrom(args, "cli", true);
+  const bool interactive = !args.contains("interactive") || args["interactive"] != false;
+  auto request = windowRequestFrom(args, interactive ? "cli" : "button", interactive);
   if (!request.isOk()) return failLine(request.status().message());
   log::info("control", "command received", {{"cmd", "pair"}});
 
