@@ -85,10 +85,14 @@ Status EnrolmentWindow::start() {
 }
 
 void EnrolmentWindow::stop() {
+  bool started = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
+    started = started_;
   }
+  // The agent outlives this object on the BLE client's thread: detach first.
+  if (started) bonding_.stopAgent();
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -210,6 +214,7 @@ void EnrolmentWindow::onAgentRequest(const AgentRequest& request, AgentReply rep
   event.alias = aliasOf(request.address);
   switch (request.kind) {
     case AgentRequestKind::kDisplayPasskey:
+      if (!window_->request.interactive) return;  // a passkey goes only to a person at the prompt
       event.kind = EnrolmentEvent::Kind::kDisplayPasskey;
       event.passkey = request.passkey;
       emit(event, lock);

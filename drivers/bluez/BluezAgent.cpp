@@ -36,8 +36,8 @@ sdbus::Error rejected() { return sdbus::Error("org.bluez.Error.Rejected", "Rejec
 
 class BluezAgentExtension final : public LoopExtension, public std::enable_shared_from_this<BluezAgentExtension> {
  public:
-  BluezAgentExtension(std::shared_ptr<BluezCore> core, ble::PairingPolicy& policy, AgentCounters& counters)
-      : core_(std::move(core)), policy_(policy), counters_(counters) {}
+  BluezAgentExtension(std::shared_ptr<BluezCore> core, AgentCounters& counters)
+      : core_(std::move(core)), counters_(counters) {}
 
   void attach(sdbus::IConnection& connection) override {
     object_ = sdbus::createObject(connection, kAgentPath);
@@ -86,8 +86,11 @@ class BluezAgentExtension final : public LoopExtension, public std::enable_share
         .withInputParamNames("device", "passkey", "entered")
         .implementedAs([this](sdbus::ObjectPath device, std::uint32_t passkey, std::uint16_t) {
           // No answer is expected; the installer's prompt may show it.
-          policy_.onAgentRequest({ble::AgentRequestKind::kDisplayPasskey, addressOf(device), passkey, {}},
-                                 [](const ble::AgentAnswer&) {});
+          std::lock_guard<std::mutex> lock(counters_.policyMutex);
+          if (counters_.policy) {
+            counters_.policy->onAgentRequest({ble::AgentRequestKind::kDisplayPasskey, addressOf(device), passkey, {}},
+                                             [](const ble::AgentAnswer&) {});
+          }
         });
     object_->registerMethod("RequestConfirmation")
         .onInterface(kAgentIface)
@@ -131,7 +134,8 @@ class BluezAgentExtension final : public LoopExtension, public std::enable_share
         });
     object_->registerMethod("Cancel").onInterface(kAgentIface).implementedAs([this] {
       counters_.cancels++;
-      policy_.onAgentCancel();
+      std::lock_guard<std::mutex> lock(counters_.policyMutex);
+      if (counters_.policy) counters_.policy->onAgentCancel();
     });
     object_->finishRegistration();
     agentManager_ = sdbus::createProxy(connection, "org.bluez", "/org/bluez");
@@ -216,15 +220,18 @@ class BluezAgentExtension final : public LoopExtension, public std::enable_share
         }
       });
     };
-    if (request.address.empty()) {
+    // The policy is asked under its mutex so stopAgent() never returns while
+    // it is in use (onAgentRequest must not block).
+    std::unique_lock<std::mutex> lock(counters_.policyMutex);
+    if (request.address.empty() || !counters_.policy) {
+      lock.unlock();
       reply(ble::AgentAnswer::refuse());
       return;
     }
-    policy_.onAgentRequest(request, reply);
+    counters_.policy->onAgentRequest(request, reply);
   }
 
   std::shared_ptr<BluezCore> core_;
-  ble::PairingPolicy& policy_;
   AgentCounters& counters_;
   std::unique_ptr<sdbus::IObject> object_;
   std::unique_ptr<sdbus::IProxy> agentManager_;
@@ -235,8 +242,17 @@ BluezBonding::BluezBonding(std::shared_ptr<BluezCore> core) : core_(std::move(co
 Status BluezBonding::startAgent(ble::PairingPolicy& policy) {
   if (started_.exchange(true)) return Status(ErrorKind::kConflict, "pairing agent already started");
   if (!core_->busAlive()) return Status(ErrorKind::kUnavailable, "pairing agent: D-Bus connection lost");
-  core_->addExtension(std::make_shared<BluezAgentExtension>(core_, policy, counters_));
+  {
+    std::lock_guard<std::mutex> lock(counters_.policyMutex);
+    counters_.policy = &policy;
+  }
+  core_->addExtension(std::make_shared<BluezAgentExtension>(core_, counters_));
   return Status::ok();
+}
+
+void BluezBonding::stopAgent() {
+  std::lock_guard<std::mutex> lock(counters_.policyMutex);
+  counters_.policy = nullptr;
 }
 
 ble::AgentState BluezBonding::agentState() const {

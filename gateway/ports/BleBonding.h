@@ -59,6 +59,9 @@ class BleBonding {
   // Exports the agent, registers it as the default agent now and again each
   // time bluetoothd (re)appears. The policy must outlive the bonding.
   virtual Status startAgent(PairingPolicy& policy) = 0;
+  // Detaches the policy (before it is destroyed): later agent requests are
+  // refused. Returns only when no request is inside the policy.
+  virtual void stopAgent() = 0;
   virtual AgentState agentState() const = 0;
   // Device1.Pair, waiting as long as an agent prompt may take.
   virtual Status pair(const std::string& address) = 0;
