@@ -5,6 +5,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "drivers/bluez/BluezAgent.h"
 #include "drivers/bluez/BluezCore.h"
 #include "drivers/bluez/BluezDiscovery.h"
 #include "drivers/bluez/BluezRecovery.h"
@@ -134,7 +135,7 @@ class BluezDevice final : public ble::BleDevice {
   Status pair() override {
     std::lock_guard<std::mutex> lock(core_->adapterOperations());
     if (!core_->object(path_)) return gone(*core_, "Device1.Pair");
-    return core_->call(path_, kDevice, "Pair", nullptr).status();
+    return core_->call(path_, kDevice, "Pair", nullptr, false, core_->options().pairTimeout).status();
   }
 
   Result<std::shared_ptr<ble::GattCharacteristic>> characteristic(const std::string& serviceUuid,
@@ -241,7 +242,8 @@ BluezClient::BluezClient(std::shared_ptr<BluezCore> core)
     : core_(std::move(core)),
       discovery_(std::make_shared<BluezDiscovery>(core_)),
       adapter_(std::make_shared<BluezAdapter>(core_, discovery_)),
-      recovery_(std::make_unique<BluezRecovery>(core_, discovery_, core_->options())) {
+      recovery_(std::make_unique<BluezRecovery>(core_, discovery_, core_->options())),
+      bonding_(std::make_shared<BluezBonding>(core_)) {
   recovery_->start();
 }
 

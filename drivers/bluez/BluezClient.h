@@ -21,6 +21,7 @@
 
 #include "gateway/model/Status.h"
 #include "gateway/ports/BleAdapter.h"
+#include "gateway/ports/BleBonding.h"
 #include "gateway/ports/Clock.h"
 
 namespace rpm::bluez {
@@ -38,6 +39,8 @@ struct BluezClientOptions {
   std::chrono::milliseconds recoveryPoll{1000};
   // Test-only: leave a lost bus lost (shows the reconnect test can fail).
   bool skipBusReconnectForTest = false;
+  // Pair() may wait for an agent prompt (bluetoothd's 60 s agent timeout) plus the connection.
+  std::chrono::milliseconds pairTimeout{90000};
 };
 
 // What the client has recovered from, for `status` and the health summary.
@@ -79,6 +82,8 @@ class BluezClient {
   ~BluezClient();
 
   std::shared_ptr<ble::BleAdapter> adapter() const { return adapter_; }
+  // Pairing through the gateway's own Agent1 (BluezAgent.cpp).
+  std::shared_ptr<ble::BleBonding> bonding() const { return bonding_; }
   // False once the bus connection is lost (the client then only returns errors).
   bool busAlive() const;
   // True while org.bluez has an owner and its objects were loaded.
@@ -105,6 +110,7 @@ class BluezClient {
   std::shared_ptr<BluezDiscovery> discovery_;
   std::shared_ptr<ble::BleAdapter> adapter_;
   std::unique_ptr<BluezRecovery> recovery_;
+  std::shared_ptr<ble::BleBonding> bonding_;
 };
 
 }  // namespace rpm::bluez

@@ -188,6 +188,8 @@ void BluezCore::loop() {
   }
   // Proxies are released on the thread that used them, before the connection.
   try {
+    for (auto& extension : extensions_) extension->detach();
+    extensions_.clear();
     proxies_.clear();
     rootProxy_.reset();
     busProxy_.reset();
@@ -435,6 +437,7 @@ void BluezCore::loadManagedObjects() {
         }
         changed_.notify_all();
         for (auto& e : events) e();
+        for (auto& extension : extensions_) extension->bluezAppeared();
       },
       timeoutUs);
 }
@@ -603,8 +606,23 @@ sdbus::IProxy& BluezCore::proxyFor(const std::string& path) {
 
 // ------------------------------------------------------------------ calls
 
+void BluezCore::addExtension(std::shared_ptr<LoopExtension> extension) {
+  post([this, extension] {
+    extensions_.push_back(extension);
+    extension->attach(*connection_);
+    bool present = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      present = bluezPresent_;
+    }
+    if (present) extension->bluezAppeared();
+  });
+}
+
 Result<Bytes> BluezCore::call(const std::string& path, const std::string& iface, const std::string& method,
-                              std::function<void(sdbus::MethodCall&)> appendArgs, bool replyHasBytes) {
+                              std::function<void(sdbus::MethodCall&)> appendArgs, bool replyHasBytes,
+                              std::chrono::milliseconds timeout) {
+  if (timeout.count() <= 0) timeout = options_.callTimeout;
   const std::string what = iface.substr(iface.rfind('.') + 1) + "." + method;
   struct Shared {
     std::promise<Result<Bytes>> promise;
@@ -623,7 +641,7 @@ Result<Bytes> BluezCore::call(const std::string& path, const std::string& iface,
     generation = connectionGeneration_;
     pendingFailers_[id] = [shared](const Status& s) { shared->finish(Result<Bytes>(s)); };
   }
-  auto timeoutUs = static_cast<std::uint64_t>(options_.callTimeout.count()) * 1000;
+  auto timeoutUs = static_cast<std::uint64_t>(timeout.count()) * 1000;
   post([this, shared, id, generation, path, iface, method, what, appendArgs, replyHasBytes, timeoutUs] {
     auto forget = [this, id] {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -687,7 +705,7 @@ Result<Bytes> BluezCore::call(const std::string& path, const std::string& iface,
     }
   });
   // The D-Bus timeout answers first; this bound only guards a stuck loop.
-  if (future.wait_for(options_.callTimeout + std::chrono::seconds(2)) != std::future_status::ready) {
+  if (future.wait_for(timeout + std::chrono::seconds(2)) != std::future_status::ready) {
     shared->finish(Status(ErrorKind::kTimeout, what + ": no reply"));
   }
   return future.get();

@@ -36,6 +36,17 @@ namespace rpm::bluez {
 
 using Bytes = std::vector<std::uint8_t>;
 
+// Code that lives on the loop thread beside the mirror (the pairing agent,
+// BluezAgent.cpp): attached to the connection once, told each time bluetoothd
+// (re)appears, detached before the connection closes. All on the loop thread.
+class LoopExtension {
+ public:
+  virtual ~LoopExtension() = default;
+  virtual void attach(sdbus::IConnection& connection) = 0;
+  virtual void bluezAppeared() = 0;
+  virtual void detach() = 0;
+};
+
 // Plain mirror of one org.bluez object (only what the client uses).
 struct MirroredObject {
   bool isAdapter = false, isDevice = false, isService = false, isCharacteristic = false;
@@ -58,8 +69,13 @@ class BluezCore : public std::enable_shared_from_this<BluezCore> {
   // A method call on org.bluez, posted to the loop thread and awaited with the
   // call timeout. appendArgs runs on the loop thread; the reply's "ay" (if
   // any) is returned.
+  // timeout 0 = the configured call timeout (Pair waits longer: agent prompts).
   Result<Bytes> call(const std::string& path, const std::string& iface, const std::string& method,
-                     std::function<void(sdbus::MethodCall&)> appendArgs, bool replyHasBytes = false);
+                     std::function<void(sdbus::MethodCall&)> appendArgs, bool replyHasBytes = false,
+                     std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
+  // Runs work on the loop thread (extensions answer D-Bus calls there).
+  void postToLoop(std::function<void()> task) { post(std::move(task)); }
+  void addExtension(std::shared_ptr<LoopExtension> extension);
 
   // Snapshot accessors (any thread).
   std::optional<std::string> devicePathOf(const std::string& address) const;
@@ -139,6 +155,7 @@ class BluezCore : public std::enable_shared_from_this<BluezCore> {
   std::uint64_t nextCallId_ = 0;
   std::map<std::uint64_t, std::function<void(const Status&)>> pendingFailers_;
   std::mutex adapterOps_;
+  std::vector<std::shared_ptr<LoopExtension>> extensions_;  // loop thread only
 
   // Read-echo handling (loop thread only): a ReadValue result also arrives as
   // a Value change just before the reply (§4.2); that one change is not a

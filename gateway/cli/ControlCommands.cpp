@@ -31,6 +31,8 @@ struct ControlOptions {
   std::string exportPath;
   bool discardUndelivered = false;
   int deliverTimeoutS = 60;
+  int timeoutSeconds = 120;
+  bool noPrompt = false;
 };
 
 // Sends {cmd, args}; prints errors; returns the result or nullopt with the exit code set.
@@ -68,6 +70,79 @@ std::optional<json> call(const std::string& configPath, const ControlOptions& o,
   return r.value("result", json());
 }
 
+// `pair`: a streaming request (ControlSocket.h); prompts are answered from stdin.
+int runPair(const std::string& configPath, const ControlOptions& o) {
+  std::string socket = o.socket;
+  if (socket.empty()) {
+    auto loaded = ConfigLoader(allConfigKeys()).loadFile(configPath);
+    if (auto* problems = std::get_if<std::vector<ConfigProblem>>(&loaded)) {
+      for (const auto& p : *problems) std::cerr << "rpm-gateway: " << p.toString() << "\n";
+      return 2;
+    }
+    socket = daemon::controlSocketPath(std::get<Config>(loaded));
+  }
+  json args{{"timeout_s", o.timeoutSeconds}};
+  if (!o.patient.empty()) args["patient"] = o.patient;
+  if (o.userSlot > 0) args["user_slot"] = o.userSlot;
+  if (o.noPrompt) args["interactive"] = false;
+  json request{{"v", daemon::kControlProtocolVersion}, {"cmd", "pair"}, {"stream", true}, {"args", args}};
+  auto onEvent = [&o](const std::string& line) -> std::optional<std::string> {
+    json e = json::parse(line, nullptr, false);
+    if (!e.is_object()) return std::nullopt;
+    if (o.json) std::cout << line << std::endl;
+    const std::string event = e.value("event", "");
+    const std::string device = e.value("device", "") + (e.contains("kind") ? " (" + e.value("kind", "") + ")" : "");
+    auto ask = [&](const std::string& question) -> std::optional<std::string> {
+      std::cout << question << std::flush;
+      std::string answer;
+      if (!std::getline(std::cin, answer)) answer.clear();
+      return json{{"v", daemon::kControlProtocolVersion}, {"reply", e.value("prompt", 0ULL)}, {"answer", answer}}.dump();
+    };
+    if (event == "passkey_needed") return ask("Device " + device + " shows a 6-digit passkey. Type it and press Enter: ");
+    if (event == "confirmation_needed") {
+      return ask("Does device " + device + " show " + e.value("passkey", "") + "? Type yes or no: ");
+    }
+    if (o.json) return std::nullopt;
+    if (event == "opened") {
+      std::cout << "Pairing window open for " << e.value("detail", "") << " s. Put the device in pairing mode.\n";
+    } else if (event == "display_passkey") {
+      std::cout << "Type " << e.value("passkey", "") << " on device " << device << ".\n";
+    } else if (event == "prompt_error") {
+      std::cout << "Not accepted: " << e.value("error", "") << "\n";
+    } else if (event == "prompt_cancelled") {
+      std::cout << "The device stopped waiting for the passkey.\n";
+    } else if (event == "enrolled") {
+      std::cout << "Paired and enrolled: " << device << "\n";
+    } else if (event == "already_enrolled") {
+      std::cout << "Already paired and enrolled: " << device << "\n";
+    } else if (event == "bonded_to_another_host") {
+      std::cout << "NOT PAIRED, bonded to another host: " << device << ": " << e.value("detail", "") << "\n";
+    } else if (event == "pairing_failed") {
+      std::cout << "Pairing failed: " << device << ": " << e.value("detail", "") << "\n";
+    } else if (event == "closed") {
+      std::cout << "Pairing window closed: " << e.value("detail", "") << ".\n";
+    }
+    std::cout << std::flush;  // an installer (or a script) watches the lines as they come
+    return std::nullopt;
+  };
+  // Idle bound: a window plus one agent prompt; the daemon always ends the stream.
+  const int idleMs = (o.timeoutSeconds + 120) * 1000;
+  auto response = daemon::controlStreamRequest(socket, request.dump(), onEvent, idleMs);
+  if (!response.isOk()) {
+    std::cerr << "rpm-gateway: " << response.status().message() << "\n";
+    return response.status().kind() == ErrorKind::kUnavailable ? kExitDaemonNotRunning : 1;
+  }
+  json r = json::parse(*response, nullptr, false);
+  if (r.is_discarded() || !r.value("ok", false)) {
+    std::cerr << "rpm-gateway: " << (r.is_object() ? r.value("error", std::string("pairing refused")) : "unreadable answer")
+              << "\n";
+    return 1;
+  }
+  if (o.json) std::cout << r["result"].dump() << "\n";
+  // Success when something is paired and enrolled; 1 when nothing was.
+  return r["result"].value("enrolled", 0) > 0 ? 0 : 1;
+}
+
 void printStatus(const json& s) {
   std::cout << "rpm-gateway " << s.value("version", "") << ", up " << s.value("uptime_s", 0) << " s\n";
   const json& b = s.value("buffer", json::object());
@@ -86,6 +161,16 @@ void printStatus(const json& s) {
     const json& ble = s["ble"];
     std::cout << "bluetooth:     adapter " << ble.value("adapter", "") << ", scanner " << ble.value("scanner", "")
               << ", recoveries " << ble.value("recoveries", 0) << "\n";
+  }
+  if (s.contains("pairing")) {
+    const json& p = s["pairing"];
+    std::cout << "pairing:       " << (p.value("window_open", false) ? "window open (" + std::to_string(p.value("remaining_s", 0)) + " s left)" : "closed")
+              << ", agent " << (p.value("agent_registered", false) ? "registered" : "NOT registered") << ", re-bonded "
+              << p.value("rebonded", 0) << "\n";
+    const json states = p.contains("devices") && p["devices"].is_object() ? p["devices"] : json::object();
+    for (auto it = states.begin(); it != states.end(); ++it) {
+      if (it.value() != "enrolled") std::cout << "  " << it.key() << ": " << it.value().get<std::string>() << "\n";
+    }
   }
   std::cout << "devices:      ";
   for (const auto& dev : s.value("devices", json::array())) {
@@ -204,6 +289,18 @@ std::function<int()> addControlCommands(CLI::App& app, std::string& configPath) 
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
 
+  auto* pair = app.add_subcommand(
+      "pair", "Open a pairing window: health devices in pairing mode are bonded, trusted and enrolled.");
+  common(pair);
+  pair->add_option("--timeout", o->timeoutSeconds, "Window length in seconds")->capture_default_str()->check(
+      CLI::Range(1, 900));
+  pair->add_option("--patient", o->patient, "Patient/<id> (default: the hub's one enrolled patient)");
+  pair->add_option("--user-slot", o->userSlot, "User slot on multi-user devices (0: whole device)")->check(
+      CLI::Range(0, 254));
+  pair->add_flag("--json", o->json, "Print the events as JSON lines");
+  pair->add_flag("--no-prompt", o->noPrompt,
+                 "Nobody at the keyboard (pairing button): devices that need a passkey are refused at once");
+
   return [=, &configPath]() -> int {
     int code = 0;
     auto run = [&](const std::string& cmd, const json& args) { return call(configPath, *o, cmd, args, code); };
@@ -255,6 +352,7 @@ std::function<int()> addControlCommands(CLI::App& app, std::string& configPath) 
       return code;
     }
     if (*decom) return decommission(configPath, *o);
+    if (*pair) return runPair(configPath, *o);
     if (*reload) {
       auto r = run("reload", json::object());
       if (r) std::cout << "reload requested\n";

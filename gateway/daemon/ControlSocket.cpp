@@ -129,6 +129,48 @@ bool ControlServer::peerAllowed(int client, uid_t uid, gid_t gid) const {
   return std::find(groups.begin(), groups.end(), admin) != groups.end();
 }
 
+bool ControlStream::send(const std::string& line) {
+  std::lock_guard<std::mutex> lock(sendMutex_);
+  if (closed_.load()) return false;
+  if (!writeAll(fd_, line + "\n")) {
+    closed_.store(true);
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::string> ControlStream::receive(int timeoutMs) {
+  auto takeLine = [this]() -> std::optional<std::string> {
+    auto nl = pending_.find('\n');
+    if (nl == std::string::npos) return std::nullopt;
+    std::string line = pending_.substr(0, nl);
+    pending_.erase(0, nl + 1);
+    return line;
+  };
+  if (auto line = takeLine()) return line;
+  if (closed()) return std::nullopt;
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, timeoutMs) <= 0) return std::nullopt;
+  char buf[4096];
+  ssize_t n = ::read(fd_, buf, sizeof buf);
+  if (n <= 0) {
+    if (n < 0 && errno == EINTR) return std::nullopt;
+    closed_.store(true);  // the client went away
+    return std::nullopt;
+  }
+  pending_.append(buf, static_cast<std::size_t>(n));
+  if (pending_.size() > kMaxMessage) {
+    closed_.store(true);
+    return std::nullopt;
+  }
+  return takeLine();
+}
+
+void ControlServer::setStreamHandler(std::function<bool(const std::string&)> isStream, StreamHandler handler) {
+  isStream_ = std::move(isStream);
+  streamHandler_ = std::move(handler);
+}
+
 ControlServer::ControlServer(std::string socketPath, Handler handler)
     : path_(std::move(socketPath)), handler_(std::move(handler)) {}
 
@@ -163,11 +205,18 @@ Status ControlServer::start() {
 }
 
 void ControlServer::stop() {
+  stopping_.store(true);
   if (thread_.joinable()) {
     char c = 'x';
     (void)!::write(stopPipe_[1], &c, 1);
     thread_.join();
   }
+  std::vector<std::thread> streams;
+  {
+    std::lock_guard<std::mutex> lock(streamsMutex_);
+    streams.swap(streams_);
+  }
+  for (auto& t : streams) t.join();
   for (int* fd : {&listenFd_, &stopPipe_[0], &stopPipe_[1]}) {
     if (*fd >= 0) ::close(*fd);
     *fd = -1;
@@ -206,7 +255,19 @@ void ControlServer::serve() {
     ControlRequest request;
     request.peerUid = peer.uid;
     request.peerGid = peer.gid;
-    if (readLine(client, request.line, 5000, &request.passedFd)) {
+    const bool complete = readLine(client, request.line, 5000, &request.passedFd);
+    if (complete && isStream_ && isStream_(request.line)) {
+      if (request.passedFd >= 0) ::close(request.passedFd);  // streams take no files
+      std::lock_guard<std::mutex> lock(streamsMutex_);
+      streams_.emplace_back([this, client, line = request.line] {
+        ControlStream stream(client, stopping_);
+        std::string response = streamHandler_(line, stream);
+        stream.send(response);
+        ::close(client);
+      });
+      continue;
+    }
+    if (complete) {
       std::string response = requestHandler_ ? requestHandler_(request) : handler_(request.line);
       writeAll(client, response + "\n");
     }
@@ -262,6 +323,41 @@ Result<std::string> controlRequestWithFd(const std::string& socketPath, const st
   ::close(fd);
   if (!ok) return Status(ErrorKind::kTimeout, "the gateway daemon did not answer on " + socketPath);
   return response;
+}
+
+Result<std::string> controlStreamRequest(const std::string& socketPath, const std::string& request,
+                                         const std::function<std::optional<std::string>(const std::string& event)>& onEvent,
+                                         int idleTimeoutMs) {
+  sockaddr_un addr{};
+  if (!fillAddress(socketPath, addr)) return Status(ErrorKind::kInvalidArgument, "control socket path too long");
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status(ErrorKind::kIo, "cannot create a socket");
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int e = errno;
+    ::close(fd);
+    if (e == EACCES) return Status(ErrorKind::kForbidden, "permission denied on the control socket " + socketPath);
+    return Status(ErrorKind::kUnavailable, "the gateway daemon is not running (no control socket at " + socketPath + ")");
+  }
+  if (!writeAll(fd, request + "\n")) {
+    ::close(fd);
+    return Status(ErrorKind::kIo, "cannot send to " + socketPath);
+  }
+  std::atomic<bool> never{false};
+  ControlStream stream(fd, never);
+  for (;;) {
+    auto line = stream.receive(idleTimeoutMs);
+    if (!line) {
+      ::close(fd);
+      if (stream.closed()) return Status(ErrorKind::kUnavailable, "the gateway daemon closed the connection");
+      return Status(ErrorKind::kTimeout, "the gateway daemon did not answer on " + socketPath);
+    }
+    // The final response is the only line with "ok" (see the header).
+    if (line->find("\"ok\":") != std::string::npos && line->find("\"event\":") == std::string::npos) {
+      ::close(fd);
+      return *line;
+    }
+    if (auto reply = onEvent(*line)) stream.send(*reply);
+  }
 }
 
 }  // namespace rpm::daemon

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "buffer/SqliteBuffer.h"
+#include "drivers/ble_enrolment/EnrolmentWindow.h"
 #include "drivers/ble_intake/BleIntake.h"
 #include "drivers/bluez/BluezClient.h"
 #include "gateway/daemon/BleStatus.h"
@@ -26,6 +27,7 @@
 #include "gateway/secrets/SecretFile.h"
 #include "gateway/daemon/ControlSocket.h"
 #include "gateway/daemon/Decommission.h"
+#include "gateway/daemon/PairControl.h"
 #include "gateway/engine/DeliveryLoop.h"
 #include "gateway/engine/IngestPipeline.h"
 #include "gateway/engine/StreamAggregator.h"
@@ -216,6 +218,7 @@ class Daemon {
   std::shared_ptr<bluez::BluezClient> bluez_;
   std::unique_ptr<ble::BleIntake> ble_;
   bluez::BluezRecoveryCounters bleRecoveriesSeen_;  // fed into the metrics up to here
+  std::unique_ptr<ble::EnrolmentWindow> enrolment_;  // pairing window + the agent's policy
   metrics::GatewayMetrics metrics_{RPM_GATEWAY_VERSION};
   std::unique_ptr<metrics::MetricsServer> metricsServer_;
   std::unique_ptr<MeteredUplink> meteredUplink_;
@@ -404,10 +407,25 @@ Status Daemon::setUp() {
       return list.isOk() && std::any_of(list->begin(), list->end(),
                                         [](const Enrolment& e) { return e.transport == Transport::kBle; });
     });
+    enrolment_ = std::make_unique<ble::EnrolmentWindow>(ble::EnrolmentOptions{}, *bluez_->adapter(),
+                                                        *bluez_->bonding(), *store_, clock_, *aliaser_);
   }
   if (config_.boolean("mqtt.enabled")) {
     auto options = mqtt::intakeOptionsFromConfig(config_);
     if (!options.isOk()) return options.status();
+    if (enrolment_) {
+      // The hub's command topic opens a pairing window (docs/mqtt.md "Hub commands").
+      options->onCommand = [this](const std::string& payload) {
+        auto publish = [this](const std::string& line) {
+          if (mqtt_) mqtt_->publishPairing(line);
+        };
+        Status s = openPairWindowFromMqtt(enrolment_.get(), payload, publish);
+        if (!s.isOk()) {
+          log::warning("mqtt", "pair command refused", {{"error", s.kind()}});
+          publish(json{{"v", kControlProtocolVersion}, {"event", "refused"}, {"detail", s.message()}}.dump());
+        }
+      };
+    }
     auto intake = mqtt::MqttIntake::create(*options, *meteredSink_, *store_, clock_, *zone_, *aliaser_);
     if (!intake.isOk()) return intake.status();
     mqtt_ = std::move(intake).value();
@@ -547,6 +565,7 @@ json Daemon::status() {
   j["devices"] = devices;
   if (bluez_) j["ble"] = bleStatusJson(bluez_->health());
   j["control"] = {{"refused_connections", control_ ? control_->refusedConnections() : 0}};
+  if (enrolment_) j["pairing"] = enrolmentStatusJson(enrolment_->status());
   return j;
 }
 
@@ -813,6 +832,9 @@ int Daemon::run() {
   access.skipPeerCheckForTest = testFaults_ && skip && std::string(skip) == "1";
   access.onRefused = [this] { metrics_.controlConnectionRefused(); };
   control_->setAccess(access);
+  control_->setStreamHandler(isPairStreamRequest, [this](const std::string& l, ControlStream& stream) {
+    return handlePairStream(enrolment_.get(), l, stream);
+  });
   if (Status c = control_->start(); !c.isOk()) {
     log::error("daemon", "control socket unavailable", {{"error", c}});
     return 1;
@@ -821,6 +843,10 @@ int Daemon::run() {
   if (ble_) {
     if (Status b = ble_->start(); !b.isOk()) {
       log::error("daemon", "BLE intake did not start", {{"error", b}});
+      return 1;
+    }
+    if (Status p = enrolment_->start(); !p.isOk()) {
+      log::error("daemon", "BLE enrolment did not start", {{"error", p}});
       return 1;
     }
   }
@@ -847,6 +873,7 @@ int Daemon::run() {
   control_->stop();
   // Intake stops first (the submit in flight finishes and is acknowledged), then partial windows are stored.
   if (mqtt_) mqtt_->stop();
+  if (enrolment_) enrolment_->stop();
   if (ble_) ble_->stop();
   metricsServer_.reset();
   if (Status f = ingest_->flushWindows(); !f.isOk()) log::error("daemon", "partial windows not stored", {{"error", f}});

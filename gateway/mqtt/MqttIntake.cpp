@@ -38,6 +38,8 @@ std::string rejectedTopic(const std::string& prefix, const std::string& hub) {
 }
 
 std::string healthTopic(const std::string& prefix, const std::string& hub) { return prefix + "/gateway/" + hub + "/health"; }
+std::string commandTopic(const std::string& prefix, const std::string& hub) { return prefix + "/gateway/" + hub + "/commands"; }
+std::string pairingTopic(const std::string& prefix, const std::string& hub) { return prefix + "/gateway/" + hub + "/pairing"; }
 
 bool splitReadingsTopic(const std::string& prefix, const std::string& topic, std::string& device, std::string& form) {
   const std::string head = prefix + "/devices/";
@@ -121,6 +123,11 @@ struct MqttIntake::Impl {
       // Paho has already sent PUBACK; no app-level ack goes out, so the
       // device keeps the reading and resends it to the next gateway run.
       count([](MqttIntakeCounters& c) { ++c.ignoredWhileStopping; });
+      return;
+    }
+    if (options.onCommand && message->get_topic() == commandTopic(options.topicPrefix, options.hubId)) {
+      // A hub command (the broker ACL lets only the gateway and installer accounts write it).
+      options.onCommand(message->get_payload_str());
       return;
     }
     const auto entered = clock.monotonicNow();
@@ -246,6 +253,10 @@ struct MqttIntake::Impl {
         const std::vector<::mqtt::ReasonCode> codes = response.get_reason_codes();
         for (auto code : codes) {
           if (code >= 0x80) throw std::runtime_error("subscription refused");
+        }
+        if (options.onCommand) {
+          auto cmd = client->subscribe(commandTopic(options.topicPrefix, options.hubId), 1);
+          if (!cmd->wait_for(options.connectTimeout)) throw std::runtime_error("subscribe timed out");
         }
         client->publish(statusTopic(options.topicPrefix, options.hubId), std::string("online"), 1, true)
             ->wait_for(options.connectTimeout);
@@ -385,6 +396,16 @@ Status MqttIntake::publishHealth(const std::string& json) {
     return Status::ok();
   } catch (const std::exception&) {
     return Status(ErrorKind::kUnavailable, "MQTT health publish failed");
+  }
+}
+
+Status MqttIntake::publishPairing(const std::string& json) {
+  try {
+    if (!impl_->client->is_connected()) return Status(ErrorKind::kUnavailable, "MQTT broker not connected");
+    impl_->client->publish(pairingTopic(impl_->options.topicPrefix, impl_->options.hubId), json, 1, false);
+    return Status::ok();
+  } catch (const std::exception&) {
+    return Status(ErrorKind::kUnavailable, "MQTT pairing publish failed");
   }
 }
 

@@ -11,11 +11,15 @@
 // nothing: the device keeps the reading and resends it. Refused messages are
 // reported on <prefix>/gateway/<hub>/rejected (reason and message id only).
 // <prefix>/gateway/<hub>/status is retained "online", with last will "offline".
+// With onCommand set it also subscribes to <prefix>/gateway/<hub>/commands
+// (writable only by the gateway and the installer account in the broker ACL);
+// pairing events go out on <prefix>/gateway/<hub>/pairing.
 #pragma once
 
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -44,6 +48,9 @@ struct MqttIntakeOptions {
   std::chrono::milliseconds reconnectBase{500};  // full-jitter backoff between connect attempts
   std::chrono::milliseconds reconnectCap{30000};
   mqtt_formats::ParserOptions formats;            // payload limit and vendor templates
+  // Hub commands (docs/mqtt.md "Hub commands"); called on Paho's thread with
+  // the payload; must not block. Unset: the command topic is not subscribed.
+  std::function<void(const std::string& payload)> onCommand;
 };
 
 struct MqttIntakeCounters {
@@ -88,6 +95,8 @@ class MqttIntake {
   // times) retained on <prefix>/gateway/<hub>/health. Does not wait for the
   // broker; kUnavailable when not connected.
   Status publishHealth(const std::string& json);
+  // Publishes one pairing event (JSON, aliases only) on <prefix>/gateway/<hub>/pairing at QoS 1.
+  Status publishPairing(const std::string& json);
 
   // True once connected and subscribed (readiness for the daemon and tests).
   bool waitUntilSubscribed(std::chrono::milliseconds timeout) const;
@@ -115,6 +124,8 @@ std::string ackTopic(const std::string& prefix, const std::string& device);   //
 std::string statusTopic(const std::string& prefix, const std::string& hub);   // <prefix>/gateway/<hub>/status
 std::string rejectedTopic(const std::string& prefix, const std::string& hub); // <prefix>/gateway/<hub>/rejected
 std::string healthTopic(const std::string& prefix, const std::string& hub);   // <prefix>/gateway/<hub>/health
+std::string commandTopic(const std::string& prefix, const std::string& hub);  // <prefix>/gateway/<hub>/commands
+std::string pairingTopic(const std::string& prefix, const std::string& hub);  // <prefix>/gateway/<hub>/pairing
 
 // Splits <prefix>/devices/<device>/readings/<form...>; false if it is not that shape.
 bool splitReadingsTopic(const std::string& prefix, const std::string& topic, std::string& device, std::string& form);

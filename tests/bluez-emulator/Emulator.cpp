@@ -149,6 +149,7 @@ void BluezEmulator::loadScenario(const nlohmann::json& s) {
   connectDelayMs_ = timing.value("connect_delay_ms", connectDelayMs_);
   discoveryDelayMs_ = timing.value("service_discovery_delay_ms", discoveryDelayMs_);
   loadGattScenario(s);
+  agentTimeoutMs_ = timing.value("agent_timeout_ms", agentTimeoutMs_);
 
   for (const auto& d : s.value("devices", nlohmann::json::array())) {
     auto dev = std::make_unique<VirtualDevice>();
@@ -215,6 +216,7 @@ void BluezEmulator::loadScenario(const nlohmann::json& s) {
     } else if (dev->kind == "bp_cuff") {
       dev->advertisedUuids = {uuid128("1810")};
     }
+    loadPairingKnobs(*dev, d);
     devices_[dev->address] = std::move(dev);
   }
 }
@@ -496,6 +498,10 @@ void BluezEmulator::after(std::uint32_t ms, std::function<void()> action) {
 
 int BluezEmulator::run() {
   for (;;) {
+    if (shutdownRequested()) {
+      releaseAgentsAtShutdown();
+      return 0;
+    }
     for (;;) {
       int r = sd_bus_process(bus_, nullptr);
       if (r < 0) {
@@ -1048,6 +1054,7 @@ void BluezEmulator::linkDown(VirtualDevice& dev) {
     dev.pendingConnect.reset();
   }
   if (dev.pendingPair) {
+    cancelAgentRequest();
     replyError(dev.pendingPair.get(), "org.bluez.Error.AuthenticationCanceled", "Authentication Canceled");
     dev.pendingPair.reset();
   }
@@ -1058,17 +1065,8 @@ void BluezEmulator::linkDown(VirtualDevice& dev) {
 }
 
 void BluezEmulator::afterServicesResolved(VirtualDevice& dev) {
-  if (dev.pendingPair) {
-    // Pair replies after ServicesResolved; Bonded only when bondable (default agent, §5.3).
-    dev.paired = true;
-    dev.bonded = !defaultAgentSender_.empty();
-    dev.temporary = false;
-    setProperty(dev.path, kDevice, "Paired", true);
-    setProperty(dev.path, kDevice, "Bonded", dev.bonded);
-    if (dev.bonded) revealIdentity(dev);  // Discovery.cpp: the IRK reveals the identity (§3.6)
-    sd_bus_reply_method_return(dev.pendingPair.get(), "");
-    dev.pendingPair.reset();
-  }
+  // Pair replies after ServicesResolved, once the agent exchange is done (Agents.cpp).
+  if (dev.pendingPair) runPairing(dev);
   // Notify sessions are re-armed at ATT attach (§4.4): a cuff whose BPM CCC is
   // enabled starts sending its stored measurements.
   for (auto& svc : dev.services) {
@@ -1099,6 +1097,9 @@ int BluezEmulator::handleDevice(sd_bus_message* m, VirtualDevice& dev, const std
     if (dev.connecting) return replyError(m, "org.bluez.Error.Failed", "Operation already in progress");
     if ((!dev.advertising || !dev.connectable) && !dev.paired) {
       return replyError(m, "org.bluez.Error.Failed", "le-connection-abort-by-local");
+    }
+    if (dev.pairing.bondedElsewhere == "ignores_connections") {
+      return replyError(m, "org.bluez.Error.Failed", "le-connection-abort-by-local");  // only its bonded host may connect
     }
     dev.connecting = true;
     dev.pendingConnect = hold(m);
@@ -1146,13 +1147,20 @@ int BluezEmulator::handleDevice(sd_bus_message* m, VirtualDevice& dev, const std
     } else if (!dev.connected && !dev.connecting) {
       dev.connecting = true;
       after(connectDelayMs_ + dev.responseDelayMs, [this, &dev] {
-        if (dev.connecting) linkUp(dev);
+        if (!dev.connecting) return;
+        if (dev.pairing.bondedElsewhere == "ignores_connections") {
+          dev.connecting = false;  // the kernel's LE connection attempt times out (MGMT CONNECT_FAILED)
+          finishPairing(dev, "org.bluez.Error.ConnectionAttemptFailed", "Page Timeout");
+          return;
+        }
+        linkUp(dev);
       });
     }
     return 1;
   }
   if (member == "CancelPairing") {
     if (dev.pendingPair) {
+      cancelAgentRequest();
       replyError(dev.pendingPair.get(), "org.bluez.Error.AuthenticationCanceled", "Authentication Canceled");
       dev.pendingPair.reset();
       return sd_bus_reply_method_return(m, "");
@@ -1547,6 +1555,7 @@ int BluezEmulator::handleControl(sd_bus_message* m, const std::string& member) {
     sd_bus_message_unref(reply);
     return r < 0 ? r : 1;
   }
+  if (int r = handlePairingControl(m, member); r != 0) return r;
   return unknownMethod(m);
 }
 

@@ -63,6 +63,18 @@ struct Fault {
   std::string message;
 };
 
+// How a device pairs (scenario "pairing"; Agents.cpp). The SMP association
+// model follows from both IO capabilities (Core v5.3 Vol 3 Part H 2.3.5.1).
+struct PairingKnobs {
+  std::string io = "NoInputNoOutput";  // the device's SMP IO capability
+  std::uint32_t passkey = 0;           // what a displaying device shows / a keyboard device types
+  bool mitm = false;                   // the device refuses an unauthenticated (Just Works) pairing
+  // "": pairs normally; "rejects_pairing": SMP Pairing Failed "Pairing Not
+  // Supported" (already bonded to another host); "ignores_connections": only
+  // accepts its bonded host, so our connection attempt times out.
+  std::string bondedElsewhere;
+};
+
 struct VirtualDevice {
   std::string address, addressType = "public", name, kind;
   std::int16_t rssi = -60;
@@ -87,6 +99,8 @@ struct VirtualDevice {
   std::vector<CallRef> pendingDisconnects;
   CallRef pendingConnect;
   CallRef pendingPair;
+  PairingKnobs pairing;
+  std::uint64_t pairingEpoch = 0;  // bumped per Pair(); stale agent replies compare it
 
   // Profile state.
   std::vector<GlucoseRecord> glucoseRecords;
@@ -113,6 +127,10 @@ struct VirtualDevice {
   std::uint32_t responseDelayMs = 0;
   std::map<std::string, std::uint32_t> counters;
 };
+
+// SIGTERM asks the loop to stop so registered agents get Release (§5.2).
+void requestShutdown();
+bool shutdownRequested();
 
 class BluezEmulator {
  public:
@@ -206,6 +224,19 @@ class BluezEmulator {
   void onDiscoveryRunEnded();
   int refusePowerOn(sd_bus_message* m, bool on);  // non-zero: replied with an error
   bool faultAfterRecord(VirtualDevice& dev, std::size_t index);
+  // Pairing and agents (Agents.cpp, §5).
+  void loadPairingKnobs(VirtualDevice& dev, const nlohmann::json& device);
+  // Runs the SMP exchange of a pending Pair() once the link is up and
+  // services are resolved: agent calls as the association model requires,
+  // then success (Paired, Bonded when bondable) or the failure bluetoothd reports.
+  void runPairing(VirtualDevice& dev);
+  void finishPairing(VirtualDevice& dev, const std::string& errorName, const std::string& message);
+  void callAgent(VirtualDevice& dev, const std::string& method, std::function<void(sd_bus_message*)> appendArgs,
+                 std::function<void(sd_bus_message* reply, bool ok)> onReply);
+  void cancelAgentRequest();
+  int handlePairingControl(sd_bus_message* m, const std::string& member);  // 0 when not a pairing member
+  // Agent1.Release to every registered agent: bluetoothd does this only at shutdown (§5.2).
+  void releaseAgentsAtShutdown();
 
   sd_bus* bus_;
   std::string adapterPath_ = "/org/bluez/hci0";
@@ -236,6 +267,14 @@ class BluezEmulator {
   };
   std::map<std::string, Agent> agents_;  // per sender (§5.1)
   std::string defaultAgentSender_;
+  std::uint32_t agentTimeoutMs_ = 60000;  // bluetoothd's agent request timeout (§5.2)
+  struct AgentCall {
+    std::string method, address, argument;  // argument: passkey / UUID shown to the agent, if any
+    std::string outcome;                     // "ok", the error name, or "" while pending
+  };
+  std::vector<AgentCall> agentCalls_;  // what the agents were asked, for tests (GetAgentCalls)
+  std::string pendingAgentSender_, pendingAgentPath_;
+  bool agentRequestPending_ = false;
   std::map<std::string, std::deque<Fault>> faults_;
   std::multimap<SteadyTime, std::function<void()>> timers_;
   sd_bus_slot* fallbackSlot_ = nullptr;

@@ -3,6 +3,7 @@
 // devices of a scenario file. Usage: bluez-emulator <scenario.json>
 #include <systemd/sd-bus.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 
@@ -23,6 +24,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bluez-emulator: bad scenario: %s\n", e.what());
     return 2;
   }
+  // SIGTERM ends the loop cleanly so agents get Release, as at bluetoothd shutdown.
+  struct sigaction onTerm {};
+  onTerm.sa_handler = [](int) { rpm::emulator::requestShutdown(); };
+  sigaction(SIGTERM, &onTerm, nullptr);
   sd_bus* bus = nullptr;
   int r = sd_bus_open_system(&bus);
   if (r < 0) {

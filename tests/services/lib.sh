@@ -182,7 +182,7 @@ basicConstraints=CA:FALSE"
 
 # Users known to the password and TLS variants. In the TLS variant the client
 # certificate's CN is the username (use_identity_as_username), so one ACL serves both.
-SVC_MQTT_USERS=(gateway device1 device2)
+SVC_MQTT_USERS=(gateway device1 device2 installer)
 
 # The default per-client ACL: the gateway reads every device topic and owns its
 # own subtree; each device may only publish under rpm/devices/<its username>/.
@@ -193,6 +193,9 @@ topic read rpm/#
 topic readwrite rpm/gateway/#
 pattern write rpm/devices/%u/#
 pattern read rpm/devices/%u/commands/#
+user installer
+topic write rpm/gateway/+/commands
+topic read rpm/gateway/+/pairing
 EOF
 }
 
