@@ -28,10 +28,11 @@ MQTT_URI = os.environ["RPM_TEST_MQTT_URI"]
 MQTT_HOST, MQTT_PORT = os.environ["RPM_TEST_MQTT_HOST"], os.environ["RPM_TEST_MQTT_PORT"]
 MEDPLUM_URL = os.environ["RPM_TEST_FHIR_BASE_URL"]
 MEDPLUM_CONTROL = os.environ["RPM_TEST_FHIR_CONTROL_URL"]
-MAX_N = int(os.environ.get("MAX_READINGS", "20000"))
-BASELINE_MAX_N = int(os.environ.get("BASELINE_MAX_READINGS", "10000"))
+BROKER_N = int(os.environ.get("BROKER_READINGS", "20000"))
+MAX_N = int(os.environ.get("MAX_READINGS", "10000"))
 RATE_N = int(os.environ.get("RATE_READINGS", "5000"))
 LAT_N = int(os.environ.get("LATENCY_READINGS", "200"))
+PYTHON_N = int(os.environ.get("PYTHON_READINGS", "2000"))  # the Python script drains slowly (two fsyncs a reading)
 MEDPLUM_N = int(os.environ.get("MEDPLUM_READINGS", "300"))
 DEVICE = "bench-dev"
 # Reading times lie in the past (a week ago), one second apart, unique per phase.
@@ -190,7 +191,7 @@ def measure_system(name, sink, prefix, proc, phases):
     return res
 
 
-def gateway_config(path, base_url, prefix, state):
+def gateway_config(path, base_url, prefix, state, durability):
     with open(path, "w") as f:
         f.write(f"""[hub]
 id = "bench-hub-{prefix}"
@@ -200,6 +201,9 @@ runtime_directory = "{state}/run"
 
 [fhir]
 base_url = "{base_url}"
+
+[buffer]
+durability = "{durability}"
 
 [mqtt]
 enabled = true
@@ -213,10 +217,10 @@ patient = "Patient/bench-patient"
 """)
 
 
-def start_gateway(base_url, prefix):
+def start_gateway(base_url, prefix, durability="power-loss"):
     state = f"{WORK}/gw-{prefix}"
     os.makedirs(state, exist_ok=True)
-    gateway_config(f"{state}/gateway.toml", base_url, prefix, state)
+    gateway_config(f"{state}/gateway.toml", base_url, prefix, state, durability)
     return spawn([f"{BUILD}/gateway/cli/rpm-gateway", "run", "--config", f"{state}/gateway.toml"], f"{state}/gateway.log")
 
 
@@ -254,7 +258,7 @@ def main():
     results = {}
     # Ceilings, with mosquitto, the sink and the Medplum server running.
     log("bench: broker baseline (QoS 1 to a do-nothing subscriber)")
-    results["broker"] = broker_baseline(MAX_N)
+    results["broker"] = broker_baseline(BROKER_N)
     obs = {"resourceType": "Observation", "status": "final",
            "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
            "subject": {"reference": "Patient/bench-patient"}, "effectiveDateTime": "2026-01-01T00:00:00Z",
@@ -265,9 +269,12 @@ def main():
     results["sink_single"] = wrk_rate(sink.url + "/Observation", f"{WORK}/observation.json", 1)
 
     phases = [("lat10", LAT_N, 10), ("r1000", RATE_N, 1000), ("max", MAX_N, 0)]
-    log("bench: rpm-gateway -> fast sink")
+    log("bench: rpm-gateway -> fast sink (defaults: buffer.durability = power-loss)")
     gw = start_gateway(sink.url, "gw")
     results["gateway"] = measure_system("rpm-gateway", sink, "gw", gw, phases)
+    log("bench: rpm-gateway -> fast sink (buffer.durability = process-crash)")
+    gwc = start_gateway(sink.url, "gwc", "process-crash")
+    results["gateway_pc"] = measure_system("rpm-gateway (process-crash)", sink, "gwc", gwc, phases)
 
     # The sink's ceiling for the uplink's own request shape: a batch Bundle as the
     # gateway sends it (50 conditional creates), built like the uplink's.
@@ -308,14 +315,16 @@ def main():
     env = dict(os.environ, MQTT_HOST=MQTT_HOST, MQTT_PORT=MQTT_PORT, SINK_URL=sink.url, NODE_RED_USER_DIR=nr_user)
     nr = spawn(["node", f"{NODE_RED_DIR}/node_modules/node-red/red.js", "--settings", f"{HERE}/node-red/settings.js",
                 "--userDir", nr_user, "flows.json"], f"{WORK}/node-red.log", env=env)
-    base_phases = [("lat10", LAT_N // 2, 10), ("r1000", RATE_N, 1000), ("max", BASELINE_MAX_N, 0)]
-    results["node_red"] = measure_system("Node-RED", sink, "nr", nr, base_phases)
+    results["node_red"] = measure_system("Node-RED", sink, "nr", nr, phases)
 
     log("bench: Python integrator script -> fast sink")
     py = spawn(["/usr/bin/python3", f"{HERE}/integrator.py", MQTT_HOST, MQTT_PORT, "py/devices/+/readings/#",
                 sink.url, f"{WORK}/integrator.db"], f"{WORK}/integrator.log")
-    results["python"] = measure_system("Python script", sink, "py", py, base_phases)
+    py_phases = [("lat10", LAT_N, 10), ("r1000", PYTHON_N, 1000), ("max", PYTHON_N, 0)]
+    results["python"] = measure_system("Python script", sink, "py", py, py_phases)
     stop(sink.proc)
+    with open("/proc/loadavg") as f:
+        results["load_end"] = " ".join(f.read().split()[:3])
     with open(f"{WORK}/results.json", "w") as f:
         json.dump(results, f, indent=1)
     report(results)
@@ -331,16 +340,17 @@ def report(r):
     def rate(x):
         return f"{x['rate']:8.0f}" + ("" if x["delivered"] >= x["n"] else f" ({x['delivered']}/{x['n']} delivered)")
 
-    print("\nceilings (all services running), readings/s:")
+    print(f"\nload average at the end: {r['load_end']} (2 shared cores: figures vary with the other work on the machine)")
+    print("ceilings (all services running), readings/s:")
     print(f"  mosquitto QoS 1, do-nothing subscriber   {rate(r['broker'])}")
     print(f"  fast sink, wrk 1 conn, 1 Observation/POST {r['sink_single']:8.0f}")
     print(f"  fast sink, wrk 1 conn, 50-entry Bundles  {r['sink_batch']:8.0f}")
     print(f"  rpm-gateway -> validating Medplum server {rate(r['medplum'])}")
     print("\nsame traffic, same fast sink:")
-    print(f"  {'system':<14}{'max/s':>10}{'@1000/s':>10}{'p50@1000':>10}{'p99@1000':>10}{'p50@10':>9}{'p99@10':>9}"
+    print(f"  {'system':<16}{'max/s':>10}{'@1000/s':>10}{'p50@1000':>10}{'p99@1000':>10}{'p50@10':>9}{'p99@10':>9}"
           f"{'idle RSS':>10}{'peak RSS':>10}")
-    for name, x in (("rpm-gateway", gw), ("Node-RED", nr), ("Python", py)):
-        print(f"  {name:<14}{x['max']['rate']:10.0f}{x['r1000']['rate']:10.0f}{x['r1000']['p50']:8.1f}ms"
+    for name, x in (("rpm-gateway", gw), ("  process-crash", r["gateway_pc"]), ("Node-RED", nr), ("Python", py)):
+        print(f"  {name:<16}{x['max']['rate']:10.0f}{x['r1000']['rate']:10.0f}{x['r1000']['p50']:8.1f}ms"
               f"{x['r1000']['p99']:8.1f}ms{x['lat10']['p50']:7.1f}ms{x['lat10']['p99']:7.1f}ms"
               f"{x['idle_rss'] / 1024:8.1f}MB{x['peak_rss'] / 1024:8.1f}MB")
         for key in ("lat10", "r1000", "max"):
@@ -354,6 +364,10 @@ def report(r):
     print(f"  gateway peak RSS / Node-RED idle    {ratio(gw['peak_rss'], nr['idle_rss']):6.2f}    (target < 0.20)")
     print(f"  gateway p99 at 10/s                 {gw['lat10']['p99']:6.1f} ms (target < 50 ms)")
     print(f"  gateway max / min(broker, sink)     {ratio(gw['max']['rate'], ceiling):6.2f}    (stretch >= 0.80)")
+    pc = r["gateway_pc"]
+    print(f"  with buffer.durability = process-crash: max / Node-RED {ratio(pc['max']['rate'], nr['max']['rate']):.1f}x,"
+          f" / Python {ratio(pc['max']['rate'], py['max']['rate']):.1f}x, / min(broker, sink) {ratio(pc['max']['rate'], ceiling):.2f},"
+          f" p99 at 10/s {pc['lat10']['p99']:.1f} ms, peak RSS {pc['peak_rss'] / 1024:.1f} MB")
 
 
 if __name__ == "__main__":

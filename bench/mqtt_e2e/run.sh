@@ -11,8 +11,10 @@
 #   same readings and delivering to the same sink: readings/s at max and offered
 #   at 1,000/s, publish-to-accept latency p50/p99 at 10/s and 1,000/s, idle and
 #   peak RSS. Figures and ratios are printed; nothing is asserted.
-# Environment: MAX_READINGS (20000), BASELINE_MAX_READINGS (10000),
-# RATE_READINGS (5000), LATENCY_READINGS (200), MEDPLUM_READINGS (300), JOBS (2).
+# Environment (readings per phase): BROKER_READINGS (20000), MAX_READINGS (10000),
+# RATE_READINGS (5000, offered at 1,000/s), LATENCY_READINGS (200, at 10/s),
+# PYTHON_READINGS (2000, the Python script's 1,000/s and max phases),
+# MEDPLUM_READINGS (300); JOBS (2, build parallelism).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/bench/mqtt_e2e
@@ -27,7 +29,7 @@ g++ -std=c++17 -O2 "$HERE/mqtt_load.cpp" -lpaho-mqttpp3 -lpaho-mqtt3as -pthread 
 
 echo "=== $(date -u +%FT%TZ) $(uname -r), $(nproc) cores, mosquitto $(dpkg-query -W -f='${Version}' mosquitto)," \
   "node $(node --version), Node-RED $(node -p "require('$HERE/node-red/node_modules/node-red/package.json').version")," \
-  "python $(/usr/bin/python3 -c 'import platform; print(platform.python_version())')"
+  "python $(/usr/bin/python3 -c 'import platform; print(platform.python_version())'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 WORK=$(mktemp -d "$BUILD/mqtt-e2e.XXXXXX")  # on the build's disk, never a tmpfs: fsync must be real
 trap 'rm -rf "$WORK"' EXIT
 # mosquitto drops QoS 1 messages beyond 1,000 queued for a slow subscriber; a
