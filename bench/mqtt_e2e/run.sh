@@ -30,8 +30,9 @@ g++ -std=c++17 -O2 "$HERE/mqtt_load.cpp" -lpaho-mqttpp3 -lpaho-mqtt3as -pthread 
 echo "=== $(date -u +%FT%TZ) $(uname -r), $(nproc) cores, mosquitto $(dpkg-query -W -f='${Version}' mosquitto)," \
   "node $(node --version), Node-RED $(node -p "require('$HERE/node-red/node_modules/node-red/package.json').version")," \
   "python $(/usr/bin/python3 -c 'import platform; print(platform.python_version())'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+rm -rf "$BUILD"/mqtt-e2e.*  # the previous run's logs
 WORK=$(mktemp -d "$BUILD/mqtt-e2e.XXXXXX")  # on the build's disk, never a tmpfs: fsync must be real
-trap 'rm -rf "$WORK"' EXIT
+echo "logs and databases of this run: $WORK"
 # mosquitto drops QoS 1 messages beyond 1,000 queued for a slow subscriber; a
 # max-rate run must measure the consumer, not that limit.
 echo "max_queued_messages 0" >"$WORK/mosquitto-extra.conf"
