@@ -21,6 +21,7 @@ HERE=$ROOT/bench/mqtt_e2e
 BUILD=${BUILD:-$ROOT/build/bench}
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C "$BUILD" -j "${JOBS:-2}" rpm-gateway >/dev/null
+# shellcheck disable=SC2046  # pkg-config prints several words on purpose
 g++ -std=c++17 -O2 "$HERE/fhir_sink.cpp" $(pkg-config --cflags --libs libmicrohttpd) -pthread -o "$BUILD/fhir_sink"
 g++ -std=c++17 -O2 "$HERE/mqtt_load.cpp" -lpaho-mqttpp3 -lpaho-mqtt3as -pthread -o "$BUILD/mqtt_load"
 (cd "$HERE/node-red" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
