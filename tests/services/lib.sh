@@ -272,6 +272,8 @@ svc_start_mosquitto() {  # mode
           echo "use_identity_as_username true"
           echo "acl_file $RPM_TEST_MQTT_ACL_FILE" ;;
       esac
+      # Extra broker settings (the benchmarks lift the 1,000-message queue limit).
+      if [ -n "${RPM_TEST_MQTT_EXTRA_CONFIG:-}" ]; then cat "$RPM_TEST_MQTT_EXTRA_CONFIG"; fi
     } >"$conf"
     chmod 644 "$conf"
     svc_spawn "$dir" mosquitto -c "$conf"
