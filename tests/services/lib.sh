@@ -75,6 +75,8 @@ svc_cleanup() {
       [ -f "$f" ] && read -r pid <"$f" && svc_pid_runs_service "$pid" "$(dirname "$f")" && pids+=("$pid")
     done
   fi
+  # Our own children are safe to signal: an unreaped child keeps its PID.
+  for pid in "${SVC_PIDS[@]}"; do svc_alive "$pid" && pids+=("$pid"); done
   if [ ${#pids[@]} -gt 0 ]; then svc_kill_pids "${pids[@]}"; fi
   for pid in "${SVC_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
   SVC_PIDS=()
