@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@
 
 #include "BusValue.h"
 #include "GattEncoders.h"
+#include "ProfileDevices.h"
 
 namespace rpm::emulator {
 
@@ -88,6 +90,7 @@ struct VirtualDevice {
   int disconnectAfterRecords = -1;
   std::vector<BloodPressureRecord> bpRecords;
   bool disconnectAfterIndications = true;
+  ProfileDeviceState profile;  // heart rate, PLX, thermometer, scale, Current Time (ProfileDevices.cpp)
 
   // Knobs.
   std::uint32_t responseDelayMs = 0;
@@ -150,6 +153,18 @@ class BluezEmulator {
   VirtualDevice* deviceByAddress(const std::string& address);
   void after(std::uint32_t ms, std::function<void()> action);
   std::map<std::string, PropertyMap> deviceInterfaces(const VirtualDevice& dev) const;
+
+  // Heart rate, pulse oximeter, thermometer, weight scale, Current Time (ProfileDevices.cpp).
+  using AddServiceFn = std::function<VirtualService&(const std::string& uuid, bool exported)>;
+  using AddCharFn = std::function<void(VirtualService&, const std::string& uuid, std::vector<std::string> flags, Bytes)>;
+  void loadProfileDevice(VirtualDevice& dev, const nlohmann::json& d);
+  void buildProfileGatt(VirtualDevice& dev, const AddServiceFn& addService, const AddCharFn& addChar);
+  void profileSubscribed(VirtualDevice& dev, const std::string& charUuid);
+  void profileLinkResumed(VirtualDevice& dev);
+  void streamTick(VirtualDevice& dev, const std::string& charUuid, std::uint64_t epoch);
+  void indicateProfileRecords(VirtualDevice& dev, const std::string& charUuid, std::size_t index, std::uint64_t epoch);
+  std::optional<int> profileWrite(sd_bus_message* m, VirtualDevice& dev, VirtualCharacteristic& ch, const Bytes& value);
+  std::optional<int> handleProfileControl(sd_bus_message* m, const std::string& member);
 
   sd_bus* bus_;
   std::string adapterPath_ = "/org/bluez/hci0";
