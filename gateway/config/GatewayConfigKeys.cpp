@@ -138,6 +138,12 @@ std::vector<ConfigKeySpec> buildKeys() {
               "Longest silence between two records of one glucose download before it counts as interrupted."),
       integer("ble.cuff_quiet_ms", 3000, 200, 60000,
               "A blood-pressure cuff that stays quiet this long has sent all its stored measurements."),
+      integer("ble.stream_stall_ms", 15000, 1000, 600000,
+              "A heart-rate or oximeter stream without a sample this long is shown as stopped in status."),
+      integer("ble.stream_session_max_ms", 600000, 10000, 86400000,
+              "Longest a stream is followed in one session before the other enrolled devices get their turn."),
+      integer("ble.clock_skew_threshold_ms", 5000, 1000, 3600000,
+              "A device clock off by more than this is corrected in its records and set (synchronized hub only)."),
       // buffer
       str("buffer.path", "", "Buffer database; empty: <hub.state_directory>/buffer.db.", F::kAbsolutePath),
       str("buffer.durability", "power-loss",

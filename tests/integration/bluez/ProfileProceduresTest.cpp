@@ -440,15 +440,29 @@ TEST_CASE("Readings from the heart-rate monitor, oximeter, thermometer, scale an
   for (const auto& r : readings) kinds.insert(r.kind);
   CHECK(kinds == std::set<ReadingKind>{ReadingKind::kHeartRate, ReadingKind::kRrIntervals, ReadingKind::kPulseOximetry,
                                        ReadingKind::kBodyTemperature, ReadingKind::kBodyWeight, ReadingKind::kGlucose});
-  auto outcomes = uplink.deliver(readings);
-  REQUIRE(outcomes.size() == readings.size());
+  // Corrected readings of one device received in the same second share one
+  // Coincident Time Stamp Observation; the uplink sends one of them per batch
+  // and defers the others ("identifier already in this batch"), as the
+  // delivery loop would resend them: deliver in rounds until none is left.
   std::size_t observations = 0;
-  for (std::size_t i = 0; i < outcomes.size(); ++i) {
-    INFO(readingKindName(readings[i].kind) << ": " << outcomes[i].reason.toString() << " "
+  std::vector<Reading> pending = readings;
+  for (int round = 0; round < 10 && !pending.empty(); ++round) {
+    auto outcomes = uplink.deliver(pending);
+    REQUIRE(outcomes.size() == pending.size());
+    std::vector<Reading> deferred;
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      INFO(readingKindName(pending[i].kind) << ": " << outcomes[i].reason.toString() << " "
                                             << outcomes[i].rejection.reason);
-    CHECK(outcomes[i].verdict == DeliveryVerdict::kDelivered);
-    observations += outcomes[i].receipt.resourceIds.size();
+      if (outcomes[i].verdict != DeliveryVerdict::kDelivered && outcomes[i].reason.kind() == ErrorKind::kConflict) {
+        deferred.push_back(pending[i]);
+        continue;
+      }
+      CHECK(outcomes[i].verdict == DeliveryVerdict::kDelivered);
+      observations += outcomes[i].receipt.resourceIds.size();
+    }
+    pending = deferred;
   }
+  CHECK(pending.empty());
   // The corrected glucose records bring their coincident time stamp.
   CHECK(observations > readings.size());
 }
