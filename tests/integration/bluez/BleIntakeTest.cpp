@@ -516,28 +516,14 @@ TEST_CASE("Readings from the meter and the cuff become valid Observations at the
   std::vector<Reading> readings;
   for (const auto& l : *leased) readings.push_back(l.reading);
   REQUIRE(readings.size() == 4);  // two glucose records, one context, one cuff reading
-  // Corrected readings of one device received in the same second share one
-  // Coincident Time Stamp Observation; the uplink sends one of them per batch
-  // and defers the others ("identifier already in this batch"), as the
-  // delivery loop would resend them: deliver in rounds until none is left.
+  auto outcomes = uplink.deliver(readings);
+  REQUIRE(outcomes.size() == readings.size());
   std::size_t observations = 0;
-  std::vector<Reading> pending = readings;
-  for (int round = 0; round < 10 && !pending.empty(); ++round) {
-    auto outcomes = uplink.deliver(pending);
-    REQUIRE(outcomes.size() == pending.size());
-    std::vector<Reading> deferred;
-    for (std::size_t i = 0; i < outcomes.size(); ++i) {
-      INFO(readingKindName(pending[i].kind) << ": " << outcomes[i].reason.toString() << " "
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    INFO(readingKindName(readings[i].kind) << ": " << outcomes[i].reason.toString() << " "
                                             << outcomes[i].rejection.reason);
-      if (outcomes[i].verdict != DeliveryVerdict::kDelivered && outcomes[i].reason.kind() == ErrorKind::kConflict) {
-        deferred.push_back(pending[i]);
-        continue;
-      }
-      CHECK(outcomes[i].verdict == DeliveryVerdict::kDelivered);
-      observations += outcomes[i].receipt.resourceIds.size();
-    }
-    pending = deferred;
+    CHECK(outcomes[i].verdict == DeliveryVerdict::kDelivered);
+    observations += outcomes[i].receipt.resourceIds.size();
   }
-  CHECK(pending.empty());
   CHECK(observations >= 3);
 }
