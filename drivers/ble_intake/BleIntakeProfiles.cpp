@@ -145,7 +145,6 @@ Status BleIntake::runHeartRate(const DeviceKey& key, ProcedureContext& context, 
     std::lock_guard<std::mutex> lock(countersMutex_);
     ++counters_.heartRateNotifications;
   };
-  setStreamState(key, "heart_rate", "streaming");
   auto report = drivers::heart_rate::HeartRateStreamCollector(options).run(key, io, sink, clock_);
   std::lock_guard<std::mutex> lock(countersMutex_);
   ++counters_.sessions;
@@ -198,7 +197,6 @@ Status BleIntake::runPulseOximeter(const DeviceKey& key, ProcedureContext& conte
     std::lock_guard<std::mutex> lock(countersMutex_);
     ++counters_.plxContinuous;
   };
-  if (caps.continuous) setStreamState(key, "pulse_oximeter", "streaming");
   auto report = drivers::pulse_oximeter::PulseOximeterCollector(caps, options).run(key, io, sink, clock_);
   std::lock_guard<std::mutex> lock(countersMutex_);
   ++counters_.sessions;
