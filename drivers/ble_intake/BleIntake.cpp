@@ -133,7 +133,7 @@ std::unique_ptr<BleSession> BleIntake::makeSession(const std::string& address) {
   bool glucose = hasService(snapshot, kGlucoseService);
   bool cuff = hasService(snapshot, kBloodPressureService);
   if (!glucose && !cuff) {
-    if (auto other = makeProfileSession(address, *key, *device, snapshot)) return other;
+    if (auto other = makeProfileSession(*key, *device, snapshot)) return other;
     // Asked again next pass: UUIDs may arrive with the first resolution.
     if (unsupported_.insert(address).second) {
       std::lock_guard<std::mutex> lock(countersMutex_);

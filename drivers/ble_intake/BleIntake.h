@@ -117,8 +117,8 @@ class BleIntake {
   void recordDeviceInformation(const DeviceKey& key, BleDevice& device);
   // Heart rate, pulse oximeter, thermometer, weight scale (BleIntakeProfiles.cpp);
   // nullptr when the device has none of them.
-  std::unique_ptr<BleSession> makeProfileSession(const std::string& address, const DeviceKey& key,
-                                                 std::shared_ptr<BleDevice> device, const DeviceSnapshot& snapshot);
+  std::unique_ptr<BleSession> makeProfileSession(const DeviceKey& key, std::shared_ptr<BleDevice> device,
+                                                 const DeviceSnapshot& snapshot);
   drivers::BleProcedureIo procedureIo(ProcedureContext& context);
   Status runHeartRate(const DeviceKey& key, ProcedureContext& context, ReadingSink& sink);
   Status runPulseOximeter(const DeviceKey& key, ProcedureContext& context, ReadingSink& sink);

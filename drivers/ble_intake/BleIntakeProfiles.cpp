@@ -37,8 +37,7 @@ Result<bool> subscribeIfPresent(BleDevice& device, std::uint16_t service, std::u
 
 }  // namespace
 
-std::unique_ptr<BleSession> BleIntake::makeProfileSession(const std::string& address, const DeviceKey& key,
-                                                          std::shared_ptr<BleDevice> device,
+std::unique_ptr<BleSession> BleIntake::makeProfileSession(const DeviceKey& key, std::shared_ptr<BleDevice> device,
                                                           const DeviceSnapshot& snapshot) {
   SessionProfile profile;
   SessionTiming timing;
@@ -74,7 +73,6 @@ std::unique_ptr<BleSession> BleIntake::makeProfileSession(const std::string& add
     return withDeviceClock(deviceKey, context,
                            [&](ReadingSink& sink) { return (this->*run)(deviceKey, context, sink); });
   };
-  (void)address;
   return std::make_unique<BleSession>(std::move(device), std::move(profile), clock_, nullptr, timing);
 }
 

@@ -79,6 +79,7 @@ wait_for "the daemon's control socket" 20 "$GW" status --config "$W/gw.toml" >/d
 wait_for "the heart-rate stream to show as streaming" 30 sh -c "$GW status --config $W/gw.toml --json | grep -q '\"state\": \"streaming\"'"
 wait_for "the stopped stream to show as stopped" 30 sh -c "$GW status --config $W/gw.toml --json | grep -q '\"state\": \"stopped\"'"
 expect_equal "status names the stopped stream's profile" "stopped" "$(stream_state)"
+expect_success "the plain status shows the stopped stream" sh -c "'$GW' status --config '$W/gw.toml' | grep -q 'stream: .* heart_rate stopped'"
 # Body temperature 8310-5, body weight 29463-7, heart rate 8867-4 (aggregated windows).
 wait_for "the temperature at the FHIR server" 60 sh -c "[ \$(curl -s '$RPM_TEST_FHIR_CONTROL_URL/resources/Observation' | grep -c 8310-5) -ge 1 ]"
 wait_for "heart-rate windows at the FHIR server" 60 sh -c "[ \$(curl -s '$RPM_TEST_FHIR_CONTROL_URL/resources/Observation' | grep -c 8867-4) -ge 1 ]"
