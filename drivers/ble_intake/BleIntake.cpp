@@ -146,6 +146,7 @@ std::unique_ptr<BleSession> BleIntake::makeSession(const std::string& address) {
   bool glucose = hasService(snapshot, kGlucoseService);
   bool cuff = hasService(snapshot, kBloodPressureService);
   if (!glucose && !cuff) {
+    if (auto other = makeProfileSession(*key, *device, snapshot)) return other;
     // Asked again next pass: UUIDs may arrive with the first resolution.
     if (unsupported_.insert(address).second) {
       std::lock_guard<std::mutex> lock(countersMutex_);
@@ -168,7 +169,9 @@ std::unique_ptr<BleSession> BleIntake::makeSession(const std::string& address) {
   }
   DeviceKey deviceKey = *key;
   profile.procedure = [this, address, deviceKey, glucose](ProcedureContext& context) {
-    return runProcedure(address, deviceKey, glucose, context);
+    return withDeviceClock(deviceKey, context, [&](ReadingSink& sink) {
+      return runProcedure(address, deviceKey, glucose, context, sink);
+    });
   };
   SessionTiming timing;
   timing.resolveTimeout = options_.connectTimeout;
@@ -179,7 +182,7 @@ std::unique_ptr<BleSession> BleIntake::makeSession(const std::string& address) {
 }
 
 Status BleIntake::runProcedure(const std::string& address, const DeviceKey& key, bool glucose,
-                               ProcedureContext& context) {
+                               ProcedureContext& context, ReadingSink& sink) {
   DeviceAlias alias = aliaser_.aliasFor(key);
   if (informationRecorded_.count(address) == 0) recordDeviceInformation(key, context.device());
 
@@ -208,7 +211,7 @@ Status BleIntake::runProcedure(const std::string& address, const DeviceKey& key,
     drivers::glucose::GlucoseDownloadOptions options;
     options.valueTimeout = options_.recordTimeout;
     auto report = drivers::glucose::downloadGlucoseRecords(
-        key, io, sink_, states_, [](const Reading& r) { return computeReadingId(r); }, options);
+        key, io, sink, states_, [](const Reading& r) { return computeReadingId(r); }, options);
     if (!report) {
       std::lock_guard<std::mutex> lock(countersMutex_);
       ++counters_.sessions;
@@ -241,7 +244,7 @@ Status BleIntake::runProcedure(const std::string& address, const DeviceKey& key,
 
   drivers::blood_pressure::CuffCollectOptions options;
   options.quietTimeout = options_.cuffQuietTimeout;
-  auto report = drivers::blood_pressure::collectCuffMeasurements(key, io, sink_, options);
+  auto report = drivers::blood_pressure::collectCuffMeasurements(key, io, sink, options);
   std::lock_guard<std::mutex> lock(countersMutex_);
   ++counters_.sessions;
   if (!report) {

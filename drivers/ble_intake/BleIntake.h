@@ -14,6 +14,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <optional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -21,8 +23,10 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "drivers/ble_session/BleSession.h"
+#include "drivers/common/BleProcedureIo.h"
 #include "gateway/identity/Identifiers.h"
 #include "gateway/model/Status.h"
 #include "gateway/ports/BleAdapter.h"
@@ -49,6 +53,21 @@ struct BleIntakeOptions {
   bool discovery = true;
   // An advertising device is visited again at most this soon after its last attempt.
   std::chrono::milliseconds advertVisitGap{10000};
+  // Continuous streams (heart rate, PLX continuous): BleIntakeProfiles.cpp.
+  std::chrono::milliseconds streamStallTimeout{15000};  // ble.stream_stall_ms: no sample this long = stopped
+  std::chrono::milliseconds streamSessionMax{600000};   // ble.stream_session_max_ms: then yield to other devices
+  // Device clocks (DeviceClock.h, decision 0045): off by more than this = recorded and corrected.
+  std::chrono::milliseconds clockSkewThreshold{5000};   // ble.clock_skew_threshold_ms
+  // Planted bug for the harness check only: sets device clocks from an unsynchronized hub.
+  bool plantIgnoreHubSynchronizationForTest = false;
+};
+
+// A continuous stream's state for status (no values, device by alias).
+struct BleStreamStatus {
+  std::string device;   // DeviceAlias text
+  std::string profile;  // "heart_rate", "pulse_oximeter"
+  std::string state;    // "streaming", "stopped" (stalled while linked), "disconnected", "paused"
+  std::optional<UtcInstant> lastSampleAt;
 };
 
 // Monotonic counts for status and metrics (no values, no addresses).
@@ -60,7 +79,13 @@ struct BleIntakeCounters {
   std::uint64_t malformed = 0, orphanContexts = 0, intermediateIgnored = 0;
   std::uint64_t operatorFallbacks = 0, counterResets = 0, wraps = 0;
   std::uint64_t deviceInformationUpdates = 0;
-  std::uint64_t unsupportedDevices = 0;  // enrolled devices with neither glucose nor blood pressure (once each)
+  std::uint64_t unsupportedDevices = 0;  // enrolled devices with no supported profile (once each)
+  // Heart rate, pulse oximeter, thermometer, weight scale (BleIntakeProfiles.cpp).
+  std::uint64_t heartRateNotifications = 0, plxSpotChecks = 0, plxContinuous = 0;
+  std::uint64_t temperatures = 0, weights = 0, streamStalls = 0;
+  // Device clocks (DeviceClock.h).
+  std::uint64_t clockSkewsRecorded = 0, deviceClocksSet = 0, deviceClockWriteFailures = 0;
+  std::uint64_t clockNotSetHubUnsynchronized = 0, clockNotSetReadOnly = 0;
   std::uint64_t discoveryStarts = 0, discoveryFailures = 0;  // our LE discovery session (re)started / refused
   std::uint64_t advertVisits = 0;  // visits brought forward because the device advertised
 };
@@ -87,14 +112,32 @@ class BleIntake {
   std::size_t runDueSessions();
 
   BleIntakeCounters counters() const;
+  // The continuous streams seen since start, by device.
+  std::vector<BleStreamStatus> streams() const;
 
  private:
   BleIntake(BleIntakeOptions options, ReadingSink& sink, EnrolmentStore& enrolments, DeviceStateStore& states,
             const Clock& clock, std::shared_ptr<BleAdapter> adapter, const TimeZoneRules& timeZone,
             const DeviceAliaser& aliaser);
   std::unique_ptr<BleSession> makeSession(const std::string& address);
-  Status runProcedure(const std::string& address, const DeviceKey& key, bool glucose, ProcedureContext& context);
+  Status runProcedure(const std::string& address, const DeviceKey& key, bool glucose, ProcedureContext& context,
+                      ReadingSink& sink);
   void recordDeviceInformation(const DeviceKey& key, BleDevice& device);
+  // Heart rate, pulse oximeter, thermometer, weight scale (BleIntakeProfiles.cpp);
+  // nullptr when the device has none of them.
+  std::unique_ptr<BleSession> makeProfileSession(const DeviceKey& key, std::shared_ptr<BleDevice> device,
+                                                 const DeviceSnapshot& snapshot);
+  drivers::BleProcedureIo procedureIo(ProcedureContext& context);
+  Status runHeartRate(const DeviceKey& key, ProcedureContext& context, ReadingSink& sink);
+  Status runPulseOximeter(const DeviceKey& key, ProcedureContext& context, ReadingSink& sink);
+  Status runThermometer(const DeviceKey& key, ProcedureContext& context, ReadingSink& sink);
+  Status runWeightScale(const DeviceKey& key, ProcedureContext& context, ReadingSink& sink);
+  void setStreamState(const DeviceKey& key, const char* profile, const char* state,
+                      std::optional<UtcInstant> lastSample = std::nullopt);
+  // Reads the device clock, runs `download` with the skew recorded on its
+  // readings, then corrects the device clock (DeviceClock.h).
+  Status withDeviceClock(const DeviceKey& key, ProcedureContext& context,
+                         const std::function<Status(ReadingSink&)>& download);
   void worker();
   // Discovery-driven presence (BleIntakeDiscovery.cpp).
   void expediteAdvertising(const std::vector<std::string>& addresses);
@@ -116,6 +159,8 @@ class BleIntake {
   std::set<std::string> unsupported_;          // addresses counted in unsupportedDevices
   bool discovering_ = false;                   // our discovery session runs (pass thread only)
   std::map<std::string, std::uint64_t> advertsAtLastLook_;  // by address (pass thread only)
+  mutable std::mutex streamsMutex_;
+  std::map<std::string, BleStreamStatus> streams_;  // by address
 
   mutable std::mutex countersMutex_;
   BleIntakeCounters counters_;

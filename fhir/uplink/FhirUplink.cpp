@@ -37,6 +37,18 @@ long entryStatus(const std::string& text) {
   return v;
 }
 
+// The mapper's Coincident Time Stamp Observation (PHD IG), by its profile.
+bool isCoincidentTimeStamp(const Json& resource) {
+  auto meta = resource.find("meta");
+  if (meta == resource.end() || !meta->is_object()) return false;
+  auto profiles = meta->find("profile");
+  if (profiles == meta->end() || !profiles->is_array()) return false;
+  for (const auto& p : *profiles) {
+    if (p.is_string() && p.get<std::string>().find("PhdCoincidentTimeStampObservation") != std::string::npos) return true;
+  }
+  return false;
+}
+
 // "Observation/123/_history/1" or an absolute URL -> "123".
 std::string idFromLocation(const std::string& location, const std::string& type) {
   auto pos = location.find(type + "/");
@@ -348,11 +360,17 @@ std::vector<DeliveryOutcome> FhirUplink::deliver(const std::vector<Reading>& rea
   // Resolve earlier uncertain sends by searching, and plan the entries.
   std::vector<Sent> planned;
   std::set<std::string> identifiersInBatch;
+  // A Coincident Time Stamp Observation is shared by every corrected reading
+  // of one device clock reading (decision 0045): sent once per Bundle, its id
+  // copied to the other readings that reference it.
+  std::map<std::string, Sent> plannedByIdentifier;
+  std::vector<std::pair<Sent, Sent>> sharedEntries;  // (left out, the entry that carries its identifier)
   for (std::size_t i = 0; i < n; ++i) {
     if (decided[i]) continue;
     const Reading& r = readings[i];
     bool wasUncertain = uncertain_.count(r.id) != 0;
     std::vector<Sent> mine;
+    std::vector<std::pair<Sent, Sent>> sharedHere;
     bool deferred = false;
     for (std::size_t j = 0; j < mapped[i].observations.size(); ++j) {
       const MappedResource& obs = mapped[i].observations[j];
@@ -372,13 +390,25 @@ std::vector<DeliveryOutcome> FhirUplink::deliver(const std::vector<Reading>& rea
       }
       // Never two entries with one identifier in a Bundle (servers race on them).
       if (!obs.identifierValue.empty() && !identifiersInBatch.insert(obs.identifierValue).second) {
+        auto carrier = plannedByIdentifier.find(obs.identifierValue);
+        if (carrier != plannedByIdentifier.end() && isCoincidentTimeStamp(obs.resource)) {
+          sharedHere.emplace_back(Sent{i, j}, carrier->second);
+          continue;
+        }
         decide(i, retryOutcome(Status(ErrorKind::kConflict, "identifier already in this batch; sent next time")));
         deferred = true;
         break;
       }
       mine.push_back(Sent{i, j});
     }
-    if (!deferred) planned.insert(planned.end(), mine.begin(), mine.end());
+    if (!deferred) {
+      for (const Sent& s : mine) {
+        const auto& id = mapped[s.reading].observations[s.observation].identifierValue;
+        if (!id.empty()) plannedByIdentifier.emplace(id, s);
+      }
+      planned.insert(planned.end(), mine.begin(), mine.end());
+      sharedEntries.insert(sharedEntries.end(), sharedHere.begin(), sharedHere.end());
+    }
     if (halted) break;
   }
   if (halted) {
@@ -534,6 +564,11 @@ std::vector<DeliveryOutcome> FhirUplink::deliver(const std::vector<Reading>& rea
         decide(i, haltOutcome(haltReason));
       }
     }
+  }
+
+  for (const auto& [left, carrier] : sharedEntries) {
+    const std::string& id = resourceIds[carrier.reading][carrier.observation];
+    if (!id.empty()) resourceIds[left.reading][left.observation] = id;
   }
 
   // Readings whose every Observation is at the server are delivered.

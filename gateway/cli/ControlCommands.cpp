@@ -177,6 +177,15 @@ void printStatus(const json& s) {
     std::cout << " " << dev.value("alias", "") << " (" << dev.value("transport", "") << ")";
   }
   std::cout << "\n";
+  // Continuous BLE streams (heart rate, PLX): a stopped one is what a care team asks about.
+  for (const auto& st : s.value("ble_streams", json::array())) {
+    std::cout << "stream:        " << st.value("device", "") << " " << st.value("profile", "") << " "
+              << st.value("state", "");
+    if (st.contains("last_sample_age_s") && st["last_sample_age_s"].is_number()) {
+      std::cout << " (last sample " << st["last_sample_age_s"].get<long long>() << " s ago)";
+    }
+    std::cout << "\n";
+  }
 }
 
 constexpr const char* kDecommissionWarning =

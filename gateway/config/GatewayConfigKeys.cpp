@@ -144,6 +144,12 @@ std::vector<ConfigKeySpec> buildKeys() {
       integer("ble.scan_silence_ms", 900000, 0, 86400000,
               "Scan watchdog: while our discovery runs and BLE devices are enrolled, no advertisement for this long "
               "restarts discovery, then power-cycles the adapter (0: off)."),
+      integer("ble.stream_stall_ms", 15000, 1000, 600000,
+              "A heart-rate or oximeter stream without a sample this long is shown as stopped in status."),
+      integer("ble.stream_session_max_ms", 600000, 10000, 86400000,
+              "Longest a stream is followed in one session before the other enrolled devices get their turn."),
+      integer("ble.clock_skew_threshold_ms", 5000, 1000, 3600000,
+              "A device clock off by more than this is corrected in its records and set (synchronized hub only)."),
       // buffer
       str("buffer.path", "", "Buffer database; empty: <hub.state_directory>/buffer.db.", F::kAbsolutePath),
       str("buffer.durability", "power-loss",

@@ -19,6 +19,7 @@
 #include "buffer/SqliteBuffer.h"
 #include "drivers/ble_enrolment/EnrolmentWindow.h"
 #include "drivers/ble_intake/BleIntake.h"
+#include "gateway/daemon/BleStreamStatus.h"
 #include "drivers/bluez/BluezClient.h"
 #include "gateway/daemon/BleStatus.h"
 #include "fhir/uplink/AccessTokenProvider.h"
@@ -398,6 +399,9 @@ Status Daemon::setUp() {
     io.maxRetry = std::chrono::milliseconds(config_.integer("ble.retry_max_ms"));
     io.recordTimeout = std::chrono::milliseconds(config_.integer("ble.record_timeout_ms"));
     io.cuffQuietTimeout = std::chrono::milliseconds(config_.integer("ble.cuff_quiet_ms"));
+    io.streamStallTimeout = std::chrono::milliseconds(config_.integer("ble.stream_stall_ms"));
+    io.streamSessionMax = std::chrono::milliseconds(config_.integer("ble.stream_session_max_ms"));
+    io.clockSkewThreshold = std::chrono::milliseconds(config_.integer("ble.clock_skew_threshold_ms"));
     auto intake = ble::BleIntake::create(io, *meteredSink_, *store_, *store_, clock_, bluez_->adapter(), *zone_, *aliaser_);
     if (!intake.isOk()) return intake.status();
     ble_ = std::move(intake).value();
@@ -555,6 +559,7 @@ json Daemon::status() {
                  {"acks", m.acksPublished}, {"rejected", m.rejectedTotal()}, {"submit_failures", m.submitFailures},
                  {"connects", m.connects}, {"connections_lost", m.connectionsLost}};
   }
+  if (ble_) j["ble_streams"] = bleStreamStatusJson(ble_->streams(), clock_.now());
   json devices = json::array();
   if (auto list = store_->listEnrolments(); list.isOk()) {
     for (const auto& e : *list) {

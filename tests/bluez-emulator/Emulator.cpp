@@ -205,6 +205,7 @@ void BluezEmulator::loadScenario(const nlohmann::json& s) {
       }
       dev->disconnectAfterIndications = b.value("disconnect_after_indications", true);
     }
+    loadProfileDevice(*dev, d);
     std::string pathAddress = dev->address;
     for (auto& c : pathAddress) c = c == ':' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     dev->path = adapterPath_ + "/dev_" + pathAddress;  // §1: upper-case address, ':' -> '_'
@@ -273,7 +274,8 @@ void BluezEmulator::buildGatt(VirtualDevice& dev) {
   addChar(battery, "2a19", {"read", "notify"}, Bytes{dev.battery});
   auto& cts = addService("1805", true);
   const auto& t = dev.deviceTime;
-  addChar(cts, "2a2b", {"read", "notify"},
+  addChar(cts, "2a2b", dev.profile.currentTimeWritable ? std::vector<std::string>{"read", "write", "notify"}
+                                                        : std::vector<std::string>{"read", "notify"},
           Bytes{static_cast<std::uint8_t>(t.year & 0xFF), static_cast<std::uint8_t>(t.year >> 8), t.month, t.day,
                 t.hours, t.minutes, t.seconds, 0, 0, 0});
   if (dev.kind == "glucose_meter") {
@@ -293,6 +295,8 @@ void BluezEmulator::buildGatt(VirtualDevice& dev) {
     addChar(v, "0000fff1-0000-1000-8000-00805f9b34fb", {"read", "notify", "write-without-response", "write"},
             Bytes{0x01, 0x02, 0x03, 0x04});
     addChar(v, "0000fff2-0000-1000-8000-00805f9b34fb", {"indicate"}, {});
+  } else {
+    buildProfileGatt(dev, addService, addChar);
   }
 }
 
@@ -1077,6 +1081,7 @@ void BluezEmulator::afterServicesResolved(VirtualDevice& dev) {
       }
     }
   }
+  profileLinkResumed(dev);
 }
 
 int BluezEmulator::handleDevice(sd_bus_message* m, VirtualDevice& dev, const std::string& member) {
@@ -1224,6 +1229,7 @@ int BluezEmulator::handleCharacteristic(sd_bus_message* m, VirtualDevice& dev, V
       return replyError(m, "org.bluez.Error.NotSupported", "Operation is not supported");
     }
     dev.counters["WriteValue"]++;
+    if (auto handled = profileWrite(m, dev, ch, value)) return *handled;
     if (ch.uuid == uuid128("2a52")) return racpWrite(m, dev, value);
     return finishWrite(m, dev, ch, type);  // Gatt.cpp: Write Request waits for the response (§4.2)
   }
@@ -1242,9 +1248,11 @@ int BluezEmulator::handleCharacteristic(sd_bus_message* m, VirtualDevice& dev, V
     }
     auto call = hold(m);
     bool isBpm = ch.uuid == uuid128("2a35");
-    after(dev.responseDelayMs, [this, &dev, call, isBpm] {
+    std::string subscribed = ch.uuid;
+    after(dev.responseDelayMs, [this, &dev, call, isBpm, subscribed] {
       flushPropertyChanges();
       sd_bus_reply_method_return(call.get(), "");
+      profileSubscribed(dev, subscribed);
       // A cuff indicates its stored measurements once the BPM CCC is written (§3.2.1).
       if (isBpm && dev.resolved) {
         auto epoch = dev.linkEpoch;
@@ -1543,6 +1551,7 @@ int BluezEmulator::handleControl(sd_bus_message* m, const std::string& member) {
     sd_bus_message_unref(reply);
     return r < 0 ? r : 1;
   }
+  if (auto handled = handleProfileControl(m, member)) return *handled;
   if (member == "GetAgents" && signatureIs(m, "")) {
     sd_bus_message* reply = nullptr;
     sd_bus_message_new_method_return(m, &reply);

@@ -26,6 +26,7 @@
 
 #include "BusValue.h"
 #include "GattEncoders.h"
+#include "ProfileDevices.h"
 
 namespace rpm::emulator {
 
@@ -110,6 +111,7 @@ struct VirtualDevice {
   int disconnectAfterRecords = -1;
   std::vector<BloodPressureRecord> bpRecords;
   bool disconnectAfterIndications = true;
+  ProfileDeviceState profile;  // heart rate, PLX, thermometer, scale, Current Time (ProfileDevices.cpp)
 
   // Discovery.cpp (§2.3, §3.5, §3.6): advertising data and reporting state.
   bool connectable = true;                    // scenario "connectable": false = ADV_NONCONN_IND
@@ -237,6 +239,17 @@ class BluezEmulator {
   int handlePairingControl(sd_bus_message* m, const std::string& member);  // 0 when not a pairing member
   // Agent1.Release to every registered agent: bluetoothd does this only at shutdown (§5.2).
   void releaseAgentsAtShutdown();
+  // Heart rate, pulse oximeter, thermometer, weight scale, Current Time (ProfileDevices.cpp).
+  using AddServiceFn = std::function<VirtualService&(const std::string& uuid, bool exported)>;
+  using AddCharFn = std::function<void(VirtualService&, const std::string& uuid, std::vector<std::string> flags, Bytes)>;
+  void loadProfileDevice(VirtualDevice& dev, const nlohmann::json& d);
+  void buildProfileGatt(VirtualDevice& dev, const AddServiceFn& addService, const AddCharFn& addChar);
+  void profileSubscribed(VirtualDevice& dev, const std::string& charUuid);
+  void profileLinkResumed(VirtualDevice& dev);
+  void streamTick(VirtualDevice& dev, const std::string& charUuid, std::uint64_t epoch);
+  void indicateProfileRecords(VirtualDevice& dev, const std::string& charUuid, std::size_t index, std::uint64_t epoch);
+  std::optional<int> profileWrite(sd_bus_message* m, VirtualDevice& dev, VirtualCharacteristic& ch, const Bytes& value);
+  std::optional<int> handleProfileControl(sd_bus_message* m, const std::string& member);
 
   sd_bus* bus_;
   std::string adapterPath_ = "/org/bluez/hci0";

@@ -146,6 +146,9 @@ void Emulator::setDisconnectAfterRecords(const std::string& address, std::int32_
 void Emulator::sendValue(const std::string& address, const std::string& charUuid, const std::vector<std::uint8_t>& value) {
   control_->callMethod("SendValue").onInterface(kControl).withArguments(address, charUuid, value);
 }
+void Emulator::setStreaming(const std::string& address, bool on) {
+  control_->callMethod("SetStreaming").onInterface(kControl).withArguments(address, on);
+}
 void Emulator::addGlucoseRecords(const std::string& address, const nlohmann::json& records) {
   control_->callMethod("AddGlucoseRecords").onInterface(kControl).withArguments(address, records.dump());
 }

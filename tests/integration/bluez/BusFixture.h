@@ -57,6 +57,8 @@ class Emulator {
   void addGlucoseRecords(const std::string& address, const nlohmann::json& records);
   void setGlucoseRecords(const std::string& address, const nlohmann::json& records);
   std::map<std::string, std::uint32_t> counters(const std::string& address);
+  // Heart-rate / PLX continuous stream on or off (the link stays up).
+  void setStreaming(const std::string& address, bool on);
 
  private:
   pid_t pid_ = -1;
