@@ -60,7 +60,9 @@ void BleIntake::setDiscovery(bool on) {
   }
   if (!adapter_->ready().isOk()) return;  // asked again next pass
   DiscoveryFilter filter;
-  filter.serviceUuids = {sigUuid(0x1808), sigUuid(0x1810)};  // glucose, blood pressure: the procedures we have
+  // The services we have procedures for: glucose, blood pressure, heart rate, pulse oximeter, thermometer, scale.
+  filter.serviceUuids = {sigUuid(0x1808), sigUuid(0x1810), sigUuid(0x180D),
+                         sigUuid(0x1822), sigUuid(0x1809), sigUuid(0x181D)};
   Status s = adapter_->startDiscovery(filter);
   std::lock_guard<std::mutex> lock(countersMutex_);
   if (s.isOk()) {
