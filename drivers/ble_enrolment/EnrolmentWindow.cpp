@@ -440,8 +440,15 @@ void EnrolmentWindow::closeWindow(std::unique_lock<std::mutex>& lock) {
   closed.detail = "enrolled " + std::to_string(window_->enrolled) + ", failed " + std::to_string(window_->failed);
   log::notice("enrolment", "pairing window closed",
               {{"enrolled", window_->enrolled}, {"failed", window_->failed}});
-  emit(closed, lock);
+  // The window is closed before anyone hears so: a listener that reacts to
+  // "closed" (pair's exit, a test) must find status() saying closed too.
+  auto sink = window_->sink;
   window_.reset();
+  if (sink) {
+    lock.unlock();
+    sink(closed);
+    lock.lock();
+  }
 }
 
 void EnrolmentWindow::rebondTick(std::unique_lock<std::mutex>& lock) {
