@@ -173,6 +173,12 @@ void BluezCore::loop() {
       }
     }
     try {
+      if (reattachExtensions_) {
+        // A new connection: the agent's object is exported on it again; it
+        // registers with bluetoothd once setupOnLoop finds bluetoothd.
+        reattachExtensions_ = false;
+        for (auto& extension : extensions_) extension->attach(*connection_);
+      }
       setupOnLoop();
       runConnected();
       break;  // stopping
@@ -247,6 +253,8 @@ void BluezCore::handleBusLoss() {
   failAllPending(Status(ErrorKind::kUnavailable, "D-Bus connection lost"));
   onBluezGone();
   try {
+    for (auto& extension : extensions_) extension->detach();
+    reattachExtensions_ = !extensions_.empty();
     proxies_.clear();
     rootProxy_.reset();
     busProxy_.reset();

@@ -156,6 +156,7 @@ class BluezCore : public std::enable_shared_from_this<BluezCore> {
   std::map<std::uint64_t, std::function<void(const Status&)>> pendingFailers_;
   std::mutex adapterOps_;
   std::vector<std::shared_ptr<LoopExtension>> extensions_;  // loop thread only
+  bool reattachExtensions_ = false;  // loop thread only: extensions to export on the next connection
 
   // Read-echo handling (loop thread only): a ReadValue result also arrives as
   // a Value change just before the reply (§4.2); that one change is not a

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -376,6 +377,50 @@ TEST_CASE("The gateway registers a KeyboardOnly default agent and registers agai
   REQUIRE(registered(2));
   EmulatorControl control;
   CHECK(control.agents().size() == 1);
+  CHECK(control.adapterPairable());
+  window.stop();
+}
+
+TEST_CASE("The gateway's agent is exported and registered again after the D-Bus connection itself was lost",
+          "[integration][pairing]") {
+  test::PrivateBus bus;
+  auto emulator = std::make_unique<test::Emulator>(bus, scenario());
+  Gateway gw(bus);
+  ble::EnrolmentWindow window(fastEnrolment(), *gw.client->adapter(), *gw.client->bonding(), *gw.buffer, gw.clock,
+                              gw.aliaser);
+  REQUIRE(window.start().isOk());
+  auto until = [](const std::function<bool()>& done) {
+    for (int i = 0; i < 500; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(10ms);  // polling a state, bounded: 5 s
+    }
+    return false;
+  };
+  auto registered = [&](std::uint64_t n) {
+    return until([&] {
+      auto st = gw.client->bonding()->agentState();
+      return st.registeredAsDefault && st.registrations >= n;
+    });
+  };
+  REQUIRE(registered(1));
+  bus.kill();  // the bus itself dies; the emulator exits with it
+  REQUIRE(until([&] { return !gw.client->busAlive(); }));
+  emulator.reset();
+  bus.restart();
+  emulator = std::make_unique<test::Emulator>(bus, scenario());
+  bool back = false;
+  for (int i = 0; i < 30 && !back; ++i) {
+    gw.clock.advance(1s);  // the reconnect backoff runs on the injected clock
+    back = until([&] { return gw.client->busAlive(); });
+  }
+  REQUIRE(back);
+  // Without re-exporting the agent object on the new connection, bluetoothd
+  // would call a path nobody serves and every pairing would fail.
+  REQUIRE(registered(2));
+  EmulatorControl control;
+  auto agents = control.agents();
+  REQUIRE(agents.size() == 1);
+  CHECK(std::get<0>(agents[0]) == "/org/rpmgateway/agent");
   CHECK(control.adapterPairable());
   window.stop();
 }
